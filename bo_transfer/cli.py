@@ -1,0 +1,250 @@
+"""The ``bo-transfer`` command line: parses arguments, calls the four packages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bo_transfer.errors import UserError
+
+EXIT_OK, EXIT_RUNS_FAILED, EXIT_USER_ERROR = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (contract)
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _text_table(rows: list[dict], columns: list[str]) -> str:
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def _emit(rows: list[dict], columns: list[str], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(rows, indent=2))
+    elif fmt == "csv":
+        import pandas as pd
+
+        print(pd.DataFrame(rows, columns=columns).to_csv(index=False), end="")
+    else:
+        print(_text_table(rows, [c for c in columns if c != "citation"]))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "methods":
+        from bo_transfer.methods import METHODS
+
+        rows = [
+            {"name": n, "summary": METHODS.get(n).summary, "citation": METHODS.get(n).citation}
+            for n in METHODS.names()
+        ]
+        _emit(rows, ["name", "summary", "citation"], args.format)
+        return EXIT_OK
+    from bo_transfer.problems import FAMILIES, get_pair
+
+    rows = []
+    for family_name in FAMILIES.names():
+        family = FAMILIES.get(family_name)
+        for example in family.examples:
+            pair = get_pair(example)
+            d = pair.diagnostics[0]
+            rows.append(
+                {
+                    "name": pair.name,
+                    "family": family_name,
+                    "dim": pair.dim,
+                    "n_sources": len(pair.sources),
+                    "pearson": round(d["pearson"], 3),
+                    "spearman": round(d["spearman"], 3),
+                    "optimum_distance": round(d["optimum_distance"], 3),
+                    "citation": family.citation,
+                }
+            )
+    columns = [
+        "name",
+        "family",
+        "dim",
+        "n_sources",
+        "pearson",
+        "spearman",
+        "optimum_distance",
+        "citation",
+    ]
+    _emit(rows, columns, args.format)
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from bo_transfer.problems import get_pair
+    from bo_transfer.problems.plot import plot_pair
+
+    pair = get_pair(args.pair)
+    for k, d in enumerate(pair.diagnostics):
+        print(
+            f"{pair.name} source {k}: pearson {d['pearson']:.3f}, spearman {d['spearman']:.3f}, "
+            f"optimum distance {d['optimum_distance']:.3f}; target optimum "
+            f"{pair.target.optimal_value:.6g} ({pair.target.optimum.how})"
+        )
+    out = Path(args.out or f"{pair.name.replace(':', '_').replace(',', '_')}.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plot_pair(pair).savefig(out, dpi=120)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bo_transfer.sweep import Sweep, print_progress, run_sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    sweep = Sweep.from_toml(args.spec)
+    out = Path(args.out or Path("runs") / sweep.name)
+    runs = sweep.runs()
+    if args.dry_run:
+        for s in runs:
+            print(f"{s.key}  {s.pair}  {s.method_label}  seed={s.seed}")
+        print(f"{len(runs)} runs")
+        return EXIT_OK
+    summary = run_sweep(
+        sweep,
+        out,
+        workers=args.workers,
+        retry_failed=args.retry_failed,
+        append=args.append,
+        progress=None if args.quiet else print_progress,
+    )
+    for line in summary.lines():
+        print(line)
+    print(f"results in {out / 'results.sqlite'}")
+    return EXIT_RUNS_FAILED if summary.failed else EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bo_transfer.analysis import (
+        load_results,
+        plot_regret,
+        summarize,
+        to_csv,
+        to_latex,
+        to_markdown,
+    )
+
+    df = load_results(args.dir)
+    if df.empty:
+        raise UserError(f"no finished runs in {args.dir!r}")
+    methods = sorted(df["method"].unique())
+    if args.baseline not in methods:
+        raise UserError(
+            f"--baseline {args.baseline!r} is not in the results; methods: {', '.join(methods)}"
+        )
+    table = summarize(df, baseline=args.baseline, metric=args.metric)
+    metric = "area under the log10-regret curve" if args.metric == "auc" else "final regret"
+    caption = (
+        f"Budget {int(df['budget'].max())} evaluations, {int(table['n_seeds'].max())} seeds. "
+        f"Verdict vs {args.baseline}: paired one-sided Wilcoxon signed-rank tests on the {metric}, "
+        f"Holm-corrected over the table, alpha 0.05 (+ positive, - negative transfer)."
+    )
+    texts = {
+        "markdown": to_markdown(table),
+        "latex": to_latex(table, caption),
+        "csv": to_csv(table),
+    }
+    out = Path(args.out or Path(args.dir) / "report")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.md").write_text(texts["markdown"] + f"\n{caption}\n")
+    (out / "table.tex").write_text(texts["latex"])
+    (out / "table.csv").write_text(texts["csv"])
+    fig = plot_regret(df)
+    for ext in ("png", "pdf"):
+        fig.savefig(out / f"regret_curves.{ext}", dpi=130)
+    print(texts[args.format], end="")
+    if args.format == "markdown":
+        print(f"\n{caption}")
+    print(
+        f"wrote {out}/table.md, table.tex, table.csv, regret_curves.png, regret_curves.pdf",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bo_transfer.analysis import load_results
+
+    df = load_results(args.dir)
+    out = Path(args.out or Path(args.dir) / f"results.{args.format}")
+    if args.format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise UserError("--format parquet needs pyarrow: pip install pyarrow") from None
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(out, index=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out, index=False)
+    print(f"wrote {len(df)} rows to {out}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="bo-transfer", description="Benchmark warm-started Bayesian optimization.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("list", help="list registered pairs or methods")
+    s.add_argument("what", choices=["pairs", "methods"])
+    s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("show", help="plot a pair's source and target, print diagnostics")
+    s.add_argument("pair")
+    s.add_argument("--out", help="image file (default: <pair>.png)")
+    s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("run", help="run a sweep spec (TOML)")
+    s.add_argument("spec")
+    s.add_argument("--out", help="sweep directory (default: runs/<spec name>)")
+    s.add_argument("--workers", type=int, help="worker processes (default: number of cores)")
+    s.add_argument("--retry-failed", action="store_true", help="redo runs stored as failed")
+    s.add_argument(
+        "--append", action="store_true", help="allow a different spec in an existing DIR"
+    )
+    s.add_argument("--dry-run", action="store_true", help="print the expanded run list and exit")
+    s.add_argument("--quiet", action="store_true", help="no per-run progress lines")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("report", help="regret tables, verdicts and figures of a sweep")
+    s.add_argument("dir")
+    s.add_argument("--out", help="output directory (default: DIR/report)")
+    s.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown")
+    s.add_argument("--baseline", default="cold-gp")
+    s.add_argument("--metric", choices=["auc", "final"], default="auc")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("export", help="the tidy per-iteration table")
+    s.add_argument("dir")
+    s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    s.add_argument("--out", help="output file (default: DIR/results.<format>)")
+    s.set_defaults(func=cmd_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except UserError as exc:
+        print(f"bo-transfer: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("bo-transfer: interrupted; finished runs are stored", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Column names of the exported tidy table and the report, in one place.
+
+The names marked contract in DESIGN.md are what users' scripts rely on.
+"""
+
+PAIR = "pair"
+FAMILY = "family"
+METHOD = "method"
+SEED = "seed"
+ITERATION = "iteration"
+Y = "y"
+BEST_Y = "best_y"
+REGRET = "regret"
+NORMALIZED_REGRET = "normalized_regret"
+LOG_REGRET = "log10_normalized_regret"
+ELAPSED_S = "elapsed_s"
+RUN_KEY = "run_key"
+OPTIMAL_VALUE = "optimal_value"
+
+EXPORT_COLUMNS = [PAIR, FAMILY, METHOD, SEED, ITERATION, Y, BEST_Y, REGRET, NORMALIZED_REGRET]
+
+REPORT_COLUMNS = [
+    PAIR,
+    METHOD,
+    "n_seeds",
+    "final_regret_mean",
+    "final_regret_se",
+    "final_regret_median",
+    "auc_mean",
+    "mean_rank",
+    "p_value",
+    "verdict",
+]
+
+VERDICTS = ("baseline", "positive", "neutral", "negative")

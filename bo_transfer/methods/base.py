@@ -1,0 +1,162 @@
+"""The method interface and the shared BoTorch helpers methods are built from.
+
+A method proposes the next target point from the target data so far, the
+source datasets and a seed. All problems are minimised on the unit cube; the
+helpers here negate for BoTorch (which maximises) so a method never has to.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from botorch.acquisition import AcquisitionFunction, LogExpectedImprovement
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.optim import optimize_acqf
+from botorch.utils.datasets import SupervisedDataset
+from gpytorch.means import Mean
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from torch import Tensor
+
+from bo_transfer.errors import UserError
+from bo_transfer.problems.base import DTYPE, sobol
+from bo_transfer.registry import Registry
+
+#: Acquisition optimisation settings, the same as a hand-written BoTorch loop.
+NUM_RESTARTS = 10
+RAW_SAMPLES = 512
+
+
+class Method(ABC):
+    """A BO method: subclass, implement :meth:`propose`, register with
+    :func:`register_method`.
+
+    One instance serves one run: :meth:`start` is called once with the source
+    data (do source-side work there), then :meth:`initial_design` once, then
+    :meth:`propose` once per iteration. Options are the keyword arguments of
+    ``__init__``; a spec passes them by name.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    citation: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        self.timings = {"fit_s": 0.0, "acq_s": 0.0}
+        self.sources: list[SupervisedDataset] = []
+        self.dim = 0
+        self.seed = 0
+
+    def start(self, sources: list[SupervisedDataset], dim: int, seed: int) -> None:
+        """Called once per run. ``seed`` is shared by every method run on the same
+        pair and seed (common random numbers for paired comparisons)."""
+        self.sources, self.dim, self.seed = sources, dim, seed
+
+    def initial_design(self, n: int) -> Tensor:
+        """`n x dim` initial points; default: the first ``n`` points of a scrambled
+        Sobol sequence seeded by the run seed, the same for every method."""
+        return sobol(n, self.dim, self.seed)
+
+    @abstractmethod
+    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
+        """Next point, a `1 x dim` tensor in the unit cube.
+
+        Args:
+            X: `n x dim` target inputs evaluated so far.
+            y: `n` target values (minimised; non-finite values already imputed).
+            seed: a seed for this iteration's random draws.
+        """
+
+    def config(self) -> dict[str, Any]:
+        """Options and settings recorded with each run."""
+        return {}
+
+    # Shared helpers: fitting and acquisition optimisation, timed per run.
+
+    def fit_gp(self, X: Tensor, y: Tensor, mean_module: Mean | None = None) -> SingleTaskGP:
+        """A `SingleTaskGP` on ``(X, -y)`` with standardized outcomes, fitted by
+        maximum marginal likelihood."""
+        t0 = time.perf_counter()
+        model = SingleTaskGP(X, -y.unsqueeze(-1), mean_module=mean_module)
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        self.timings["fit_s"] += time.perf_counter() - t0
+        return model
+
+    def maximize(self, acqf: AcquisitionFunction, seed: int) -> Tensor:
+        """Maximise ``acqf`` over the unit cube; returns a `1 x dim` tensor.
+
+        Deterministic for ``seed``: BoTorch picks restart points with the global
+        torch generator, so it is reseeded here inside a forked RNG state.
+        """
+        t0 = time.perf_counter()
+        bounds = torch.stack(
+            [torch.zeros(self.dim, dtype=DTYPE), torch.ones(self.dim, dtype=DTYPE)]
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            x, _ = optimize_acqf(
+                acqf,
+                bounds=bounds,
+                q=1,
+                num_restarts=NUM_RESTARTS,
+                raw_samples=RAW_SAMPLES,
+                options={"seed": seed},
+            )
+        self.timings["acq_s"] += time.perf_counter() - t0
+        return x.detach()
+
+    def log_ei_step(
+        self, X: Tensor, y: Tensor, seed: int, mean_module: Mean | None = None
+    ) -> Tensor:
+        """One step of GP-LogEI on the target data (optionally with a prior mean)."""
+        model = self.fit_gp(X, y, mean_module)
+        return self.maximize(LogExpectedImprovement(model, best_f=(-y).max()), seed)
+
+
+METHODS: Registry[type[Method]] = Registry("method", group="bo_transfer.methods")
+
+
+def register_method(name: str, summary: str = "", citation: str = "") -> Callable:
+    """Class decorator registering a :class:`Method` subclass under ``name``."""
+
+    def decorator(cls: type[Method]) -> type[Method]:
+        cls.name = name
+        cls.summary = summary or (inspect.getdoc(cls) or "").split("\n")[0]
+        cls.citation = citation
+        METHODS.add(name, cls)
+        return cls
+
+    return decorator
+
+
+def method_options(cls: type[Method]) -> list[str]:
+    """Names of the options a method accepts."""
+    params = inspect.signature(cls.__init__).parameters
+    return [p for p in params if p != "self"]
+
+
+def make_method(name: str, options: dict[str, Any] | None = None) -> Method:
+    """Instantiate a registered method; bad options raise a one-line UserError."""
+    cls = METHODS.get(name)
+    options = dict(options or {})
+    valid = method_options(cls)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise UserError(
+            f"method {name!r} has no option {unknown[0]!r}; "
+            f"valid: {', '.join(valid) if valid else 'none'}"
+        )
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"method {name!r}: {exc}") from None
+
+
+def source_arrays(sources: list[SupervisedDataset]) -> list[tuple[Tensor, Tensor]]:
+    """``(X, y)`` per source, ``y`` as a `n` tensor."""
+    return [(d.X.to(DTYPE), d.Y.to(DTYPE).squeeze(-1)) for d in sources]

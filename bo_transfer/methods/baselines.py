@@ -1,0 +1,40 @@
+"""Cold-start baselines: they ignore the sources."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from bo_transfer.methods.base import Method, register_method
+from bo_transfer.problems.base import sobol
+
+
+@register_method(
+    "random",
+    summary="Quasi-random search: continues the run's scrambled Sobol sequence",
+    citation="Bergstra, Bengio. Random Search for Hyper-Parameter Optimization. JMLR 2012",
+)
+class RandomSearch(Method):
+    """Point ``n`` is the ``n``-th point of the run's Sobol sequence, so the initial
+    design and the proposals form one low-discrepancy sequence."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
+        return sobol(X.shape[0] + 1, self.dim, self.seed)[-1:]
+
+
+@register_method(
+    "cold-gp",
+    summary="GP (SingleTaskGP) + LogEI on the target data only",
+    citation="Ament et al. Unexpected Improvements to Expected Improvement for "
+    "Bayesian Optimization. NeurIPS 2023",
+)
+class ColdGP(Method):
+    """Standard GP-based BO with log expected improvement; the cold-start baseline."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
+        return self.log_ei_step(X, y, seed)

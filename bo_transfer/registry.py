@@ -1,0 +1,78 @@
+"""One small registry used by both pair families and methods."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
+from typing import Generic, TypeVar
+
+from bo_transfer.errors import UserError
+
+T = TypeVar("T")
+
+
+def closest(name: str, known: list[str], n: int = 3) -> list[str]:
+    """The known names closest to ``name``, best first (may be empty)."""
+    return difflib.get_close_matches(name, known, n=n, cutoff=0.4)
+
+
+def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
+    """One line naming the unknown value and what would be valid."""
+    near = closest(name, known)
+    if near:
+        return f"unknown {kind} {name!r}; did you mean {', '.join(map(repr, near))}?"
+    return f"unknown {kind} {name!r}; known: {', '.join(sorted(known))}"
+
+
+class Registry(Generic[T]):
+    """Name -> object mapping with a registration decorator.
+
+    Duplicate names raise, unknown names answer with the closest known names.
+    Third-party packages add entries through the entry-point group
+    ``group``: each entry point is imported once, on first lookup, and is
+    expected to register its objects on import.
+    """
+
+    def __init__(self, kind: str, group: str | None = None) -> None:
+        self.kind = kind
+        self.group = group
+        self._items: dict[str, T] = {}
+        self._plugins_loaded = False
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def decorator(obj: T) -> T:
+            self.add(name, obj)
+            return obj
+
+        return decorator
+
+    def add(self, name: str, obj: T) -> None:
+        if name in self._items:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._items[name] = obj
+
+    def _load_plugins(self) -> None:
+        if self._plugins_loaded or self.group is None:
+            return
+        self._plugins_loaded = True
+        for ep in entry_points(group=self.group):
+            ep.load()
+
+    def get(self, name: str) -> T:
+        self._load_plugins()
+        try:
+            return self._items[name]
+        except KeyError:
+            raise UserError(unknown_name_message(self.kind, name, list(self._items))) from None
+
+    def names(self) -> list[str]:
+        self._load_plugins()
+        return list(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        self._load_plugins()
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())

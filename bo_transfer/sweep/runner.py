@@ -1,0 +1,178 @@
+"""``run_one``: one deterministic BO run of a method on a pair."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+import traceback
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from bo_transfer.methods.base import make_method
+from bo_transfer.problems.base import DTYPE
+from bo_transfer.problems.pair import get_pair
+from bo_transfer.seeding import derive_seed
+
+#: Two points closer than this (max-norm) count as the same point.
+DUPLICATE_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines a run. Plain data: it crosses process boundaries."""
+
+    pair: str  # canonical pair name
+    method: str  # registered method name
+    seed: int
+    budget: int
+    n_init: int
+    n_source: int
+    options: dict[str, Any] = field(default_factory=dict)
+    label: str = ""  # how the method is shown in tables; defaults to its name
+
+    @property
+    def method_label(self) -> str:
+        return self.label or self.method
+
+    @property
+    def key(self) -> str:
+        """Hash of (pair, method + options, seed, budget, n_init, n_source)."""
+        payload = json.dumps(
+            [
+                self.pair,
+                self.method,
+                self.options,
+                self.seed,
+                self.budget,
+                self.n_init,
+                self.n_source,
+            ],
+            sort_keys=True,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass
+class RunResult:
+    """The trace of one run: every evaluated point, its value and timing."""
+
+    spec: RunSpec
+    status: str  # "done" or "failed"
+    X: list[list[float]] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)  # NaN where the objective failed
+    elapsed_s: list[float] = field(default_factory=list)  # per iteration
+    optimal_value: float = math.nan
+    value_range: float = math.nan
+    error: str = ""
+    traceback: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_one(spec: RunSpec) -> RunResult:
+    """Run ``spec`` and return its trace; never raises.
+
+    Randomness: the initial design and the run seed handed to the method derive
+    from (pair, seed) alone, so every method on a pair and seed starts from the
+    same design (common random numbers for the paired tests); each iteration's
+    seed derives from (run key, iteration), and the global torch generator is
+    reseeded from it inside a forked RNG state, so library code that draws from
+    global state is deterministic too. A method never sees the pair's name or
+    optimum.
+    """
+    result = RunResult(spec, status="failed")
+    t_run = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            _run(spec, result)
+            result.status = "done"
+        except Exception as exc:  # a failing run is recorded, never fatal to the sweep
+            result.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            result.traceback = traceback.format_exc()
+    counts: dict[str, int] = {}
+    for w in caught:
+        counts[w.category.__name__] = counts.get(w.category.__name__, 0) + 1
+    result.metadata["warnings"] = counts
+    result.timings["total_s"] = time.perf_counter() - t_run
+    return result
+
+
+def _run(spec: RunSpec, result: RunResult) -> None:
+    pair = get_pair(spec.pair)
+    result.optimal_value = pair.target.optimal_value
+    result.value_range = pair.target.value_range
+    method = make_method(spec.method, spec.options)
+    run_seed = derive_seed("run", spec.pair, spec.seed)
+    result.metadata.update(method=method.config(), repaired_proposals=0, nonfinite_values=0)
+
+    X = torch.empty(0, pair.dim, dtype=DTYPE)
+    y = torch.empty(0, dtype=DTYPE)
+    sources = pair.source_data(spec.seed, spec.n_source)
+
+    def evaluate(points: torch.Tensor, started: float) -> None:
+        nonlocal X, y
+        with torch.no_grad():
+            values = pair.target(points)
+        X, y = torch.cat([X, points]), torch.cat([y, values])
+        per_point = (time.perf_counter() - started) / len(points)
+        result.X.extend(points.tolist())
+        result.y.extend(values.tolist())
+        result.elapsed_s.extend([per_point] * len(points))
+
+    started = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(spec.key, "start"))
+        method.start(sources, pair.dim, run_seed)
+        design = _check_points(
+            method.initial_design(spec.n_init), spec.n_init, pair.dim, "initial design"
+        )
+    evaluate(design, started)
+
+    for iteration in range(spec.n_init, spec.budget):
+        started = time.perf_counter()
+        seed = derive_seed(spec.key, iteration)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            x = _check_points(method.propose(X, _impute(y, result), seed), 1, pair.dim, "proposal")
+        if _is_duplicate(x, X):
+            # Re-evaluating a noise-free point wastes budget; draw a fresh one instead.
+            gen = torch.Generator().manual_seed(seed)
+            x = torch.rand(1, pair.dim, generator=gen, dtype=DTYPE)
+            result.metadata["repaired_proposals"] += 1
+        evaluate(x, started)
+
+    result.timings.update(method.timings)
+
+
+def _check_points(points: torch.Tensor, n: int, dim: int, what: str) -> torch.Tensor:
+    points = torch.as_tensor(points, dtype=DTYPE).detach()
+    if points.shape != (n, dim):
+        raise ValueError(f"{what} has shape {tuple(points.shape)}, expected ({n}, {dim})")
+    if not torch.isfinite(points).all() or points.min() < 0 or points.max() > 1:
+        raise ValueError(f"{what} leaves the unit cube: {points.tolist()}")
+    return points
+
+
+def _is_duplicate(x: torch.Tensor, X: torch.Tensor) -> bool:
+    return len(X) > 0 and bool(((X - x).abs().amax(-1) <= DUPLICATE_TOL).any())
+
+
+def _impute(y: torch.Tensor, result: RunResult) -> torch.Tensor:
+    """Non-finite objective values are shown to the method as the worst finite
+    value observed so far (they stay NaN in the record)."""
+    bad = ~torch.isfinite(y)
+    result.metadata["nonfinite_values"] = int(bad.sum())
+    if not bad.any():
+        return y
+    if bad.all():
+        raise ValueError("the objective returned no finite value")
+    return torch.where(bad, y[~bad].max(), y)

@@ -1,0 +1,220 @@
+"""Sweep specs (TOML): parsing, validation of the whole spec, expansion into runs.
+
+Format (DESIGN.md contract)::
+
+    name = "quickstart"
+    seeds = 10                 # a count (seeds 0..9) or a list of seeds
+    budget = 16                # target evaluations, initial design included
+    n_init = 4
+    n_source = 32              # optional: source points per source
+    pairs = ["gp:rho=0.9,dim=2", "forrester"]
+    methods = ["cold-gp", "prior-mean"]
+
+``pairs`` items may also be tables ``{family = "gp", rho = [0.9, -0.9], dim = 2}``
+(``[[pairs]]`` in TOML): list values expand to their product. ``methods`` items
+may be tables ``{name = "prior-mean", label = "pm", <option> = <value>}``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bo_transfer.errors import SpecError, UserError
+from bo_transfer.methods.base import make_method
+from bo_transfer.problems.pair import DEFAULT_N_SOURCE, FAMILIES, canonical_pair_name
+from bo_transfer.registry import closest
+from bo_transfer.sweep.runner import RunSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+TOP_LEVEL_KEYS = ("name", "seeds", "budget", "n_init", "n_source", "pairs", "methods")
+REQUIRED_KEYS = ("seeds", "budget", "n_init", "pairs", "methods")
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    name: str
+    label: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep: pairs x methods x seeds at one budget."""
+
+    name: str
+    seeds: tuple[int, ...]
+    budget: int
+    n_init: int
+    pairs: tuple[str, ...]  # canonical names
+    methods: tuple[MethodEntry, ...]
+    n_source: int = DEFAULT_N_SOURCE
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Sweep:
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise UserError(f"spec file {str(path)!r} not found") from None
+        except OSError as exc:
+            raise UserError(f"cannot read spec {str(path)!r}: {exc.strerror}") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"spec {str(path)!r} is not valid TOML: {exc}") from None
+        return cls.from_dict(data, default_name=path.stem)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], default_name: str = "sweep") -> Sweep:
+        """Validate everything, report every problem at once (a :class:`SpecError`)."""
+        problems: list[str] = []
+        for key in data:
+            if key not in TOP_LEVEL_KEYS:
+                near = closest(key, list(TOP_LEVEL_KEYS))
+                hint = (
+                    f"did you mean {near[0]!r}?" if near else f"valid: {', '.join(TOP_LEVEL_KEYS)}"
+                )
+                problems.append(f"unknown key {key!r}; {hint}")
+        problems += [f"missing required key {k!r}" for k in REQUIRED_KEYS if k not in data]
+
+        name = data.get("name", default_name)
+        if not isinstance(name, str) or not name:
+            problems.append(f"name: must be a non-empty string, got {name!r}")
+        seeds = _seeds(data.get("seeds", 1), problems)
+        budget = _positive_int(data, "budget", problems)
+        n_init = _positive_int(data, "n_init", problems)
+        n_source = _positive_int(data, "n_source", problems, default=DEFAULT_N_SOURCE)
+        if budget is not None and n_init is not None and n_init > budget:
+            problems.append(f"n_init: {n_init} is larger than budget {budget}")
+        pairs = _pairs(data.get("pairs", []), problems)
+        methods = _methods(data.get("methods", []), problems)
+        if problems:
+            raise SpecError(problems)
+        return cls(name, seeds, budget, n_init, pairs, methods, n_source)
+
+    def runs(self) -> list[RunSpec]:
+        """Every run of the sweep, in pair, method, seed order."""
+        return [
+            RunSpec(pair, m.name, seed, self.budget, self.n_init, self.n_source, m.options, m.label)
+            for pair, m, seed in itertools.product(self.pairs, self.methods, self.seeds)
+        ]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "name": self.name,
+                "seeds": list(self.seeds),
+                "budget": self.budget,
+                "n_init": self.n_init,
+                "n_source": self.n_source,
+                "pairs": list(self.pairs),
+                "methods": [m.__dict__ for m in self.methods],
+            },
+            sort_keys=True,
+        )
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _positive_int(
+    data: dict, key: str, problems: list[str], default: int | None = None
+) -> int | None:
+    v = data.get(key, default)
+    if v is None:
+        return None
+    if not _is_int(v) or v < 1:
+        problems.append(f"{key}: must be a positive integer, got {v!r}")
+        return None
+    return v
+
+
+def _seeds(v: Any, problems: list[str]) -> tuple[int, ...]:
+    if _is_int(v):
+        if v < 1:
+            problems.append(f"seeds: a count must be >= 1, got {v}")
+        return tuple(range(max(v, 0)))
+    if isinstance(v, list) and v and all(_is_int(s) and s >= 0 for s in v):
+        if len(set(v)) != len(v):
+            problems.append(f"seeds: duplicate seeds in {v}")
+        return tuple(v)
+    problems.append(
+        f"seeds: must be a count or a non-empty list of non-negative integers, got {v!r}"
+    )
+    return ()
+
+
+def _pairs(items: Any, problems: list[str]) -> tuple[str, ...]:
+    if not isinstance(items, list) or not items:
+        problems.append("pairs: must be a non-empty list of pair names or tables")
+        return ()
+    names: list[str] = []
+    for i, item in enumerate(items):
+        where = f"pairs[{i}]"
+        try:
+            if isinstance(item, str):
+                names.append(canonical_pair_name(item))
+            elif isinstance(item, dict):
+                names += _expand_pair_table(item, where)
+            else:
+                problems.append(f"{where}: expected a pair name or a table, got {item!r}")
+        except UserError as exc:
+            problems.append(f"{where}: {exc}")
+    seen: set[str] = set()
+    unique = [n for n in names if not (n in seen or seen.add(n))]
+    return tuple(unique)
+
+
+def _expand_pair_table(table: dict, where: str) -> list[str]:
+    table = dict(table)
+    family_name = table.pop("family", None)
+    if not isinstance(family_name, str):
+        raise UserError(f'{where}: a pair table needs family = "<name>"')
+    family = FAMILIES.get(family_name)
+    grid = {k: v if isinstance(v, list) else [v] for k, v in table.items()}
+    for key, values in grid.items():
+        if not values:
+            raise UserError(f"{where}.{key}: empty list")
+    names = []
+    for combo in itertools.product(*grid.values()):
+        names.append(family.canonical(dict(zip(grid, combo)), where=where)[0])
+    return names
+
+
+def _methods(items: Any, problems: list[str]) -> tuple[MethodEntry, ...]:
+    if not isinstance(items, list) or not items:
+        problems.append("methods: must be a non-empty list of method names or tables")
+        return ()
+    entries: list[MethodEntry] = []
+    for i, item in enumerate(items):
+        where = f"methods[{i}]"
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            problems.append(f'{where}: expected a method name or a table with name = "<method>"')
+            continue
+        options = {k: v for k, v in item.items() if k not in ("name", "label")}
+        label = item.get("label", item["name"])
+        if not isinstance(label, str) or not label:
+            problems.append(f"{where}.label: must be a non-empty string, got {label!r}")
+            continue
+        try:
+            make_method(item["name"], options)
+        except UserError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        entries.append(MethodEntry(item["name"], label, options))
+    labels = [e.label for e in entries]
+    for dup in sorted({lab for lab in labels if labels.count(lab) > 1}):
+        problems.append(f"methods: label {dup!r} is used twice; give each entry a distinct label")
+    return tuple(entries)

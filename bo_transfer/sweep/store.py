@@ -1,0 +1,172 @@
+"""The results store: one SQLite file per sweep directory, one transaction per run."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bo_transfer.errors import UserError
+from bo_transfer.sweep.runner import RunResult
+
+STORE_NAME = "results.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT PRIMARY KEY,
+    pair TEXT NOT NULL,
+    family TEXT NOT NULL,
+    method TEXT NOT NULL,          -- display label
+    method_name TEXT NOT NULL,     -- registered name
+    options TEXT NOT NULL,         -- JSON
+    seed INTEGER NOT NULL,
+    budget INTEGER NOT NULL,
+    n_init INTEGER NOT NULL,
+    n_source INTEGER NOT NULL,
+    status TEXT NOT NULL,          -- done | failed
+    error TEXT NOT NULL,
+    traceback TEXT NOT NULL,
+    optimal_value REAL,
+    value_range REAL,
+    total_s REAL,
+    fit_s REAL,
+    acq_s REAL,
+    metadata TEXT NOT NULL,        -- JSON: method config, warnings, provenance
+    finished_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS evals (
+    run_key TEXT NOT NULL REFERENCES runs(key) ON DELETE CASCADE,
+    iteration INTEGER NOT NULL,    -- 1-based: evaluation number
+    x TEXT NOT NULL,               -- JSON list
+    y REAL,                        -- NULL where the objective was not finite
+    elapsed_s REAL NOT NULL,
+    PRIMARY KEY (run_key, iteration)
+);
+"""
+
+
+def provenance() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "host": platform.node()}
+    for pkg in ("bo_transfer", "botorch", "gpytorch", "torch"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+class ResultStore:
+    """``DIR/results.sqlite``. Only the sweep driver writes; workers return results."""
+
+    def __init__(self, directory: str | Path, create: bool = False) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / STORE_NAME
+        if not self.path.exists():
+            if not create:
+                raise UserError(f"no results in {str(self.directory)!r}: {STORE_NAME} not found")
+            self.directory.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        with self.conn:
+            self.conn.executescript(_SCHEMA)
+            self.conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        found = int(self.get_meta("schema_version") or SCHEMA_VERSION)
+        if found > SCHEMA_VERSION:
+            raise UserError(
+                f"{self.path} has schema version {found}, newer than this bo_transfer "
+                f"({SCHEMA_VERSION}); upgrade bo_transfer to read it"
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def statuses(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT key, status FROM runs"))
+
+    def put(self, result: RunResult, family: str) -> None:
+        """Store one run, with all its evaluations, atomically (replacing a failed try)."""
+        s = result.spec
+        meta = dict(result.metadata, provenance=provenance())
+        with self.conn:
+            self.conn.execute("DELETE FROM runs WHERE key = ?", (s.key,))
+            self.conn.execute(
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    s.key,
+                    s.pair,
+                    family,
+                    s.method_label,
+                    s.method,
+                    json.dumps(s.options, sort_keys=True),
+                    s.seed,
+                    s.budget,
+                    s.n_init,
+                    s.n_source,
+                    result.status,
+                    result.error,
+                    result.traceback,
+                    _finite_or_none(result.optimal_value),
+                    _finite_or_none(result.value_range),
+                    result.timings.get("total_s"),
+                    result.timings.get("fit_s"),
+                    result.timings.get("acq_s"),
+                    json.dumps(meta, sort_keys=True),
+                    datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                ),
+            )
+            self.conn.executemany(
+                "INSERT INTO evals VALUES (?,?,?,?,?)",
+                [
+                    (s.key, i + 1, json.dumps(x), _finite_or_none(v), t)
+                    for i, (x, v, t) in enumerate(zip(result.X, result.y, result.elapsed_s))
+                ],
+            )
+
+    def runs_frame(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM runs ORDER BY pair, method, seed", self.conn)
+
+    def evals_frame(self, status: Iterable[str] = ("done",)) -> pd.DataFrame:
+        """One row per evaluation of the runs with the given statuses, joined with
+        the run-level columns analysis needs."""
+        marks = ",".join("?" * len(tuple(status)))
+        query = f"""
+            SELECT r.pair, r.family, r.method, r.seed, e.iteration, e.y, e.x, e.elapsed_s,
+                   r.key AS run_key, r.method_name, r.budget, r.n_init,
+                   r.optimal_value, r.value_range
+            FROM evals e JOIN runs r ON r.key = e.run_key
+            WHERE r.status IN ({marks})
+            ORDER BY r.pair, r.method, r.seed, e.iteration
+        """
+        return pd.read_sql_query(query, self.conn, params=tuple(status))
+
+
+def _finite_or_none(v: Any) -> float | None:
+    return float(v) if v is not None and math.isfinite(v) else None

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bo_transfer.sweep import Sweep, run_sweep
+
+TINY = {
+    "name": "tiny",
+    "seeds": 3,
+    "budget": 6,
+    "n_init": 3,
+    "n_source": 12,
+    "pairs": ["forrester", "forrester:a=-1.0,b=0.0,c=0.0"],
+    "methods": ["random", "cold-gp", "init-transfer", "prior-mean"],
+}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep() -> Sweep:
+    return Sweep.from_dict(TINY)
+
+
+@pytest.fixture(scope="session")
+def tiny_results(tmp_path_factory, tiny_sweep):
+    """A finished tiny sweep directory, shared by the tests that only read it."""
+    out = tmp_path_factory.mktemp("tiny")
+    summary = run_sweep(tiny_sweep, out, workers=1)
+    assert summary.failed == 0, summary.lines()
+    return out

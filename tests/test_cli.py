@@ -1,0 +1,111 @@
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from bo_transfer import columns as C
+from bo_transfer.cli import main
+
+
+def run_cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_methods_csv_has_contract_columns(capsys):
+    code, out, _ = run_cli(capsys, "list", "methods", "--format", "csv")
+    assert code == 0
+    assert out.splitlines()[0] == "name,summary,citation"
+    assert {"random", "cold-gp", "init-transfer", "prior-mean"} <= set(
+        pd.read_csv(pd.io.common.StringIO(out))["name"]
+    )
+
+
+def test_list_pairs_json_has_diagnostics(capsys):
+    code, out, _ = run_cli(capsys, "list", "pairs", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0
+    for col in ["name", "family", "dim", "n_sources", "pearson", "spearman", "optimum_distance"]:
+        assert col in rows[0]
+    anti = [r for r in rows if r["name"].startswith("gp:rho=-0.9")]
+    assert anti and anti[0]["pearson"] == pytest.approx(-0.9, abs=0.02)
+
+
+def test_unknown_pair_in_spec_fails_before_any_run(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        "seeds = 1\nbudget = 4\nn_init = 2\n"
+        'pairs = ["gp:rho=0.5", "forester"]\nmethods = ["cold-gpp"]\n'
+    )
+    out = tmp_path / "out"
+    code, _, err = run_cli(capsys, "run", str(spec), "--out", str(out))
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "'forester'" in err and "did you mean 'forrester'" in err
+    assert "'cold-gpp'" in err and "'cold-gp'" in err
+    assert not out.exists()
+
+
+def test_bad_flag_is_exit_2_one_line(capsys):
+    code, _, err = run_cli(capsys, "report", "x", "--metric", "median")
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_report_and_export_of_a_missing_dir(tmp_path, capsys):
+    for cmd in ("report", "export"):
+        code, _, err = run_cli(capsys, cmd, str(tmp_path / "nothing"))
+        assert code == 2 and "no results" in err
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_export_and_report_write_contract_files(tiny_results, tmp_path, capsys):
+    csv = tmp_path / "export.csv"
+    code, _, _ = run_cli(capsys, "export", str(tiny_results), "--out", str(csv))
+    assert code == 0
+    df = pd.read_csv(csv)
+    assert list(df.columns[: len(C.EXPORT_COLUMNS)]) == C.EXPORT_COLUMNS
+
+    report = tmp_path / "report"
+    code, out, _ = run_cli(
+        capsys, "report", str(tiny_results), "--out", str(report), "--format", "csv"
+    )
+    assert code == 0
+    for name in ("table.md", "table.tex", "table.csv", "regret_curves.png", "regret_curves.pdf"):
+        assert (report / name).stat().st_size > 0
+    table = pd.read_csv(report / "table.csv")
+    assert list(table.columns[: len(C.REPORT_COLUMNS)]) == C.REPORT_COLUMNS
+    assert len(table) == 2 * 4
+    assert set(table["verdict"]) <= set(C.VERDICTS)
+    assert out.splitlines()[0].startswith("pair,method,n_seeds")
+
+    code, _, err = run_cli(capsys, "report", str(tiny_results), "--baseline", "nope")
+    assert code == 2 and "cold-gp" in err
+
+
+def test_show_writes_a_picture(tmp_path, capsys):
+    code, out, _ = run_cli(
+        capsys, "show", "forrester:a=-1.0,b=0,c=0", "--out", str(tmp_path / "f.png")
+    )
+    assert code == 0 and (tmp_path / "f.png").stat().st_size > 0
+    assert "pearson -1.000" in out
+
+
+def test_dry_run_lists_runs_and_writes_nothing(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        "seeds = 3\nbudget = 4\nn_init = 2\n"
+        'pairs = ["forrester"]\nmethods = ["random", "cold-gp"]\n'
+    )
+    code, out, _ = run_cli(capsys, "run", str(spec), "--out", str(tmp_path / "o"), "--dry-run")
+    assert code == 0 and out.strip().endswith("6 runs")
+    assert not (tmp_path / "o").exists()
+
+
+def test_python_dash_m_entry_point():
+    proc = subprocess.run(
+        [sys.executable, "-m", "bo_transfer", "list", "methods"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and "prior-mean" in proc.stdout

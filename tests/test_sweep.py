@@ -1,0 +1,136 @@
+import math
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bo_transfer import columns as C
+from bo_transfer.analysis import load_results
+from bo_transfer.sweep import RunSpec, Sweep, run_one, run_sweep
+from bo_transfer.sweep.store import ResultStore
+
+
+def test_regret_is_never_negative_and_best_y_never_increases(tiny_results):
+    df = load_results(tiny_results)
+    assert (df[C.REGRET] >= 0).all()
+    assert (df[C.NORMALIZED_REGRET] >= 0).all()
+    for _, g in df.groupby(C.RUN_KEY):
+        assert (np.diff(g.sort_values(C.ITERATION)[C.BEST_Y]) <= 0).all()
+        assert g[C.ITERATION].tolist() == list(range(1, 7))
+
+
+def test_export_has_the_contract_columns_first(tiny_results):
+    df = load_results(tiny_results)
+    assert list(df.columns[: len(C.EXPORT_COLUMNS)]) == C.EXPORT_COLUMNS
+    assert len(df) == 2 * 4 * 3 * 6
+    assert set(df[C.FAMILY]) == {"forrester"}
+
+
+def test_methods_share_the_initial_design_for_a_seed(tiny_results):
+    df = load_results(tiny_results)
+    first = df[(df[C.ITERATION] <= 3) & (df[C.METHOD].isin(["cold-gp", "prior-mean", "random"]))]
+    per_method = first.groupby([C.PAIR, C.SEED, C.METHOD])["x"].apply(tuple).unstack()
+    assert (per_method["cold-gp"] == per_method["prior-mean"]).all()
+    assert (per_method["cold-gp"] == per_method["random"]).all()
+
+
+def test_same_spec_twice_gives_identical_numbers(tmp_path, tiny_sweep, tiny_results):
+    run_sweep(tiny_sweep, tmp_path / "second", workers=1)
+    a, b = load_results(tiny_results), load_results(tmp_path / "second")
+    cols = [c for c in a.columns if c != C.ELAPSED_S]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+
+
+def test_two_workers_give_the_same_numbers_as_one(tmp_path):
+    sweep = Sweep.from_dict(
+        {
+            "seeds": 2,
+            "budget": 5,
+            "n_init": 3,
+            "pairs": ["forrester"],
+            "methods": ["cold-gp", "prior-mean"],
+        }
+    )
+    run_sweep(sweep, tmp_path / "one", workers=1)
+    run_sweep(sweep, tmp_path / "two", workers=2)
+    a, b = load_results(tmp_path / "one"), load_results(tmp_path / "two")
+    cols = [c for c in a.columns if c != C.ELAPSED_S]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+
+
+def test_rerun_skips_finished_runs(tiny_results, tiny_sweep):
+    before = (
+        sqlite3.connect(tiny_results / "results.sqlite")
+        .execute("SELECT key, finished_at FROM runs ORDER BY key")
+        .fetchall()
+    )
+    summary = run_sweep(tiny_sweep, tiny_results, workers=1)
+    assert summary.skipped == summary.total == 24 and summary.done == 0
+    after = (
+        sqlite3.connect(tiny_results / "results.sqlite")
+        .execute("SELECT key, finished_at FROM runs ORDER BY key")
+        .fetchall()
+    )
+    assert before == after
+
+
+def test_a_different_spec_in_the_same_directory_is_refused(tiny_results):
+    from bo_transfer.errors import UserError
+
+    other = Sweep.from_dict(
+        {"seeds": 1, "budget": 4, "n_init": 2, "pairs": ["forrester"], "methods": ["random"]}
+    )
+    with pytest.raises(UserError, match="different spec"):
+        run_sweep(other, tiny_results, workers=1)
+
+
+def test_a_failing_method_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    from bo_transfer.methods.baselines import ColdGP
+
+    def boom(self, X, y, seed):
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(ColdGP, "propose", boom)
+    sweep = Sweep.from_dict(
+        {
+            "seeds": 1,
+            "budget": 5,
+            "n_init": 3,
+            "pairs": ["forrester"],
+            "methods": ["cold-gp", "random"],
+        }
+    )
+    summary = run_sweep(sweep, tmp_path, workers=1)
+    assert (summary.done, summary.failed) == (1, 1)
+    runs = ResultStore(tmp_path).runs_frame().set_index("method")
+    assert runs.loc["cold-gp", "status"] == "failed"
+    assert "injected failure" in runs.loc["cold-gp", "error"]
+    assert "Traceback" in runs.loc["cold-gp", "traceback"]
+    # the initial design it evaluated is kept
+    n_evals = (
+        sqlite3.connect(tmp_path / "results.sqlite")
+        .execute(
+            "SELECT COUNT(*) FROM evals e JOIN runs r ON r.key = e.run_key "
+            "WHERE r.status = 'failed'"
+        )
+        .fetchone()[0]
+    )
+    assert n_evals == 3
+
+
+def test_nonfinite_objective_values_are_recorded_and_imputed(monkeypatch):
+    from bo_transfer.problems import get_pair
+
+    pair = get_pair("forrester")
+    original = type(pair.target).evaluate
+
+    def sometimes_nan(self, X):
+        y = original(self, X)
+        return y.masked_fill(X[..., 0] > 0.9, float("nan"))
+
+    monkeypatch.setattr(type(pair.target), "evaluate", sometimes_nan)
+    result = run_one(RunSpec(pair.name, "random", seed=0, budget=12, n_init=3, n_source=8))
+    assert result.status == "done"
+    assert any(math.isnan(v) for v in result.y)
+    assert result.metadata["nonfinite_values"] >= 1
