@@ -27,6 +27,13 @@ def test_export_has_the_contract_columns_first(tiny_results):
     assert set(df[C.FAMILY]) == {"forrester"}
 
 
+def test_runs_carry_the_pair_diagnostics(tiny_results):
+    df = load_results(tiny_results)
+    anti = df[df[C.PAIR].str.startswith("forrester:a=-1.0")]
+    assert anti["pearson"].eq(-1.0).all() or np.allclose(anti["pearson"], -1.0)
+    assert (df["n_sources"] == 1).all()
+
+
 def test_methods_share_the_initial_design_for_a_seed(tiny_results):
     df = load_results(tiny_results)
     first = df[(df[C.ITERATION] <= 3) & (df[C.METHOD].isin(["cold-gp", "prior-mean", "random"]))]

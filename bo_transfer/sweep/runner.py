@@ -68,6 +68,7 @@ class RunResult:
     elapsed_s: list[float] = field(default_factory=list)  # per iteration
     optimal_value: float = math.nan
     value_range: float = math.nan
+    diagnostics: dict[str, float] = field(default_factory=dict)  # the pair's, first source
     error: str = ""
     traceback: str = ""
     timings: dict[str, float] = field(default_factory=dict)
@@ -110,6 +111,7 @@ def _run(spec: RunSpec, result: RunResult) -> None:
     pair = get_pair(spec.pair)
     result.optimal_value = pair.target.optimal_value
     result.value_range = pair.target.value_range
+    result.diagnostics = dict(pair.diagnostics[0], n_sources=len(pair.sources))
     method = make_method(spec.method, spec.options)
     run_seed = derive_seed("run", spec.pair, spec.seed)
     result.metadata.update(method=method.config(), repaired_proposals=0, nonfinite_values=0)

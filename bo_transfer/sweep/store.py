@@ -37,6 +37,10 @@ CREATE TABLE IF NOT EXISTS runs (
     traceback TEXT NOT NULL,
     optimal_value REAL,
     value_range REAL,
+    n_sources INTEGER,             -- alignment diagnostics of the pair (first source)
+    pearson REAL,
+    spearman REAL,
+    optimum_distance REAL,
     total_s REAL,
     fit_s REAL,
     acq_s REAL,
@@ -118,7 +122,7 @@ class ResultStore:
         with self.conn:
             self.conn.execute("DELETE FROM runs WHERE key = ?", (s.key,))
             self.conn.execute(
-                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     s.key,
                     s.pair,
@@ -135,6 +139,10 @@ class ResultStore:
                     result.traceback,
                     _finite_or_none(result.optimal_value),
                     _finite_or_none(result.value_range),
+                    result.diagnostics.get("n_sources"),
+                    _finite_or_none(result.diagnostics.get("pearson")),
+                    _finite_or_none(result.diagnostics.get("spearman")),
+                    _finite_or_none(result.diagnostics.get("optimum_distance")),
                     result.timings.get("total_s"),
                     result.timings.get("fit_s"),
                     result.timings.get("acq_s"),
@@ -160,7 +168,8 @@ class ResultStore:
         query = f"""
             SELECT r.pair, r.family, r.method, r.seed, e.iteration, e.y, e.x, e.elapsed_s,
                    r.key AS run_key, r.method_name, r.budget, r.n_init,
-                   r.optimal_value, r.value_range
+                   r.optimal_value, r.value_range, r.n_sources, r.pearson, r.spearman,
+                   r.optimum_distance
             FROM evals e JOIN runs r ON r.key = e.run_key
             WHERE r.status IN ({marks})
             ORDER BY r.pair, r.method, r.seed, e.iteration
