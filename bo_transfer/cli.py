@@ -98,11 +98,32 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from bo_transfer.sweep import Sweep, print_progress, run_sweep
+def _executor(args: argparse.Namespace, out: Path):
+    from bo_transfer.sweep import DaskExecutor, LocalExecutor, SlurmExecutor
 
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
+    if args.dask and args.slurm:
+        raise UserError("--dask and --slurm are conflicting executors; choose one")
+    if args.dask:
+        return DaskExecutor(args.dask, args.workers)
+    if args.slurm:
+        if args.workers is not None:
+            raise UserError("--workers does not apply to --slurm; use --slurm-parallelism")
+        return SlurmExecutor(
+            out / "slurm",
+            partition=args.slurm_partition,
+            time_min=args.slurm_time,
+            array_parallelism=args.slurm_parallelism,
+            chunk_size=args.slurm_chunk,
+            cluster=None if args.slurm_cluster == "slurm" else args.slurm_cluster,
+        )
+    return LocalExecutor(args.workers)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bo_transfer.sweep import Sweep, run_sweep
+
     sweep = Sweep.from_toml(args.spec)
     out = Path(args.out or Path("runs") / sweep.name)
     runs = sweep.runs()
@@ -111,13 +132,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"{s.key}  {s.pair}  {s.method_label}  seed={s.seed}")
         print(f"{len(runs)} runs")
         return EXIT_OK
+    executor = _executor(args, out)
+    if not args.quiet:
+        print(f"{sweep.name}: {len(runs)} runs on {executor.describe()} -> {out}", file=sys.stderr)
     summary = run_sweep(
         sweep,
         out,
-        workers=args.workers,
+        executor=executor,
         retry_failed=args.retry_failed,
         append=args.append,
-        progress=None if args.quiet else print_progress,
+        progress=not args.quiet,
     )
     for line in summary.lines():
         print(line)
@@ -210,12 +234,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("spec")
     s.add_argument("--out", help="sweep directory (default: runs/<spec name>)")
     s.add_argument("--workers", type=int, help="worker processes (default: number of cores)")
+    s.add_argument("--dask", metavar="ADDRESS", help="'local' (a LocalCluster) or tcp://HOST:PORT")
+    s.add_argument("--slurm", action="store_true", help="submit to Slurm through submitit")
+    s.add_argument("--slurm-partition", help="Slurm partition")
+    s.add_argument("--slurm-time", type=int, default=60, help="minutes per array task")
+    s.add_argument("--slurm-parallelism", type=int, default=64, help="array tasks at once")
+    s.add_argument("--slurm-chunk", type=int, default=10, help="runs per array task")
+    s.add_argument(
+        "--slurm-cluster",
+        choices=["slurm", "local", "debug"],
+        default="slurm",
+        help="submitit backend; 'local' runs the array tasks as local processes",
+    )
     s.add_argument("--retry-failed", action="store_true", help="redo runs stored as failed")
     s.add_argument(
         "--append", action="store_true", help="allow a different spec in an existing DIR"
     )
     s.add_argument("--dry-run", action="store_true", help="print the expanded run list and exit")
-    s.add_argument("--quiet", action="store_true", help="no per-run progress lines")
+    s.add_argument("--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("report", help="regret tables, verdicts and figures of a sweep")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bo_transfer.sweep import Sweep, run_sweep
+from bo_transfer.sweep import LocalExecutor, Sweep, run_sweep
 
 TINY = {
     "name": "tiny",
@@ -30,6 +30,6 @@ def tiny_sweep() -> Sweep:
 def tiny_results(tmp_path_factory, tiny_sweep):
     """A finished tiny sweep directory, shared by the tests that only read it."""
     out = tmp_path_factory.mktemp("tiny")
-    summary = run_sweep(tiny_sweep, out, workers=1)
+    summary = run_sweep(tiny_sweep, out, executor=LocalExecutor(1))
     assert summary.failed == 0, summary.lines()
     return out

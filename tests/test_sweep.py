@@ -7,7 +7,7 @@ import pytest
 
 from bo_transfer import columns as C
 from bo_transfer.analysis import load_results
-from bo_transfer.sweep import RunSpec, Sweep, run_one, run_sweep
+from bo_transfer.sweep import LocalExecutor, RunSpec, Sweep, run_one, run_sweep
 from bo_transfer.sweep.store import ResultStore
 
 
@@ -43,7 +43,7 @@ def test_methods_share_the_initial_design_for_a_seed(tiny_results):
 
 
 def test_same_spec_twice_gives_identical_numbers(tmp_path, tiny_sweep, tiny_results):
-    run_sweep(tiny_sweep, tmp_path / "second", workers=1)
+    run_sweep(tiny_sweep, tmp_path / "second", executor=LocalExecutor(1))
     a, b = load_results(tiny_results), load_results(tmp_path / "second")
     cols = [c for c in a.columns if c != C.ELAPSED_S]
     pd.testing.assert_frame_equal(a[cols], b[cols])
@@ -59,8 +59,8 @@ def test_two_workers_give_the_same_numbers_as_one(tmp_path):
             "methods": ["cold-gp", "prior-mean"],
         }
     )
-    run_sweep(sweep, tmp_path / "one", workers=1)
-    run_sweep(sweep, tmp_path / "two", workers=2)
+    run_sweep(sweep, tmp_path / "one", executor=LocalExecutor(1))
+    run_sweep(sweep, tmp_path / "two", executor=LocalExecutor(2))
     a, b = load_results(tmp_path / "one"), load_results(tmp_path / "two")
     cols = [c for c in a.columns if c != C.ELAPSED_S]
     pd.testing.assert_frame_equal(a[cols], b[cols])
@@ -72,7 +72,7 @@ def test_rerun_skips_finished_runs(tiny_results, tiny_sweep):
         .execute("SELECT key, finished_at FROM runs ORDER BY key")
         .fetchall()
     )
-    summary = run_sweep(tiny_sweep, tiny_results, workers=1)
+    summary = run_sweep(tiny_sweep, tiny_results, executor=LocalExecutor(1))
     assert summary.skipped == summary.total == 24 and summary.done == 0
     after = (
         sqlite3.connect(tiny_results / "results.sqlite")
@@ -89,7 +89,7 @@ def test_a_different_spec_in_the_same_directory_is_refused(tiny_results):
         {"seeds": 1, "budget": 4, "n_init": 2, "pairs": ["forrester"], "methods": ["random"]}
     )
     with pytest.raises(UserError, match="different spec"):
-        run_sweep(other, tiny_results, workers=1)
+        run_sweep(other, tiny_results, executor=LocalExecutor(1))
 
 
 def test_a_failing_method_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
@@ -108,7 +108,7 @@ def test_a_failing_method_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatc
             "methods": ["cold-gp", "random"],
         }
     )
-    summary = run_sweep(sweep, tmp_path, workers=1)
+    summary = run_sweep(sweep, tmp_path, executor=LocalExecutor(1))
     assert (summary.done, summary.failed) == (1, 1)
     runs = ResultStore(tmp_path).runs_frame().set_index("method")
     assert runs.loc["cold-gp", "status"] == "failed"

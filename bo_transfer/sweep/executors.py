@@ -1,4 +1,10 @@
-"""Executors: where runs happen. Only run specs go in and plain results come out."""
+"""Executors: where runs happen. Run specs go in, plain results come out.
+
+Every executor is a thin adapter over :func:`run_one`; only :class:`RunSpec`
+and :class:`RunResult` (plain data) cross process boundaries, never models (a
+default BoTorch ``MultiTaskGP`` does not even pickle). Only the driver writes
+the store, so Dask workers need no shared file system.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,11 @@ import os
 import traceback
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 import torch
 
+from bo_transfer.errors import UserError
 from bo_transfer.sweep.runner import RunResult, RunSpec, run_one
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -28,35 +36,187 @@ def set_single_thread() -> None:
 
 
 def default_workers() -> int:
-    return max(
-        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def failed_result(spec: RunSpec, what: str, exc: BaseException) -> RunResult:
+    """A result for a run whose worker (not the run itself) failed."""
+    return RunResult(
+        spec,
+        status="failed",
+        error=f"{what}: {type(exc).__name__}: {exc}".splitlines()[0],
+        traceback="".join(traceback.format_exception(exc)),
     )
 
 
-def execute(specs: Sequence[RunSpec], workers: int = 1) -> Iterator[RunResult]:
-    """Run ``specs``; yield each result as it finishes (order may vary).
+def run_chunk(specs: Sequence[RunSpec]) -> list[RunResult]:
+    """Run several specs in one process (one Slurm array task)."""
+    set_single_thread()
+    return [run_one(spec) for spec in specs]
 
-    ``workers > 1`` uses a spawn-based process pool: ``fork`` after torch has
-    started its threads can deadlock.
+
+class LocalExecutor:
+    """Runs in this process (``workers=1``) or in a spawn-based process pool.
+
+    ``fork`` after torch has started its threads can deadlock, so workers are
+    spawned; the pool initializer pins each worker to one thread. A run whose
+    worker dies (killed, out of memory) is resubmitted once in a fresh pool,
+    then recorded as failed.
     """
-    if workers <= 1 or len(specs) <= 1:
-        set_single_thread()
-        for spec in specs:
-            yield run_one(spec)
-        return
-    for var in _THREAD_VARS:  # inherited by the spawned workers before torch loads
-        os.environ.setdefault(var, "1")
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=set_single_thread) as pool:
-        futures = {pool.submit(run_one, spec): spec for spec in specs}
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except Exception as exc:  # the worker itself failed (killed, unpicklable result)
-                spec = futures[future]
-                yield RunResult(
-                    spec,
-                    status="failed",
-                    error=f"worker failed: {type(exc).__name__}: {exc}".splitlines()[0],
-                    traceback=traceback.format_exc(),
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or default_workers()
+
+    def describe(self) -> str:
+        return f"local, {self.workers} worker{'s' if self.workers > 1 else ''}"
+
+    def run(self, specs: Sequence[RunSpec]) -> Iterator[RunResult]:
+        if self.workers <= 1 or len(specs) <= 1:
+            set_single_thread()
+            for spec in specs:
+                yield run_one(spec)
+            return
+        lost: list[tuple[RunSpec, BaseException]] = []
+        yield from self._pool(specs, lost)
+        if lost:
+            retry: list[tuple[RunSpec, BaseException]] = []
+            yield from self._pool([s for s, _ in lost], retry)
+            for spec, exc in retry:
+                yield failed_result(spec, "worker lost twice", exc)
+
+    def _pool(self, specs, lost) -> Iterator[RunResult]:
+        for var in _THREAD_VARS:  # inherited by the spawned workers before torch loads
+            os.environ.setdefault(var, "1")
+        ctx = mp.get_context("spawn")
+        workers = min(self.workers, len(specs))
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=set_single_thread) as pool:
+            futures = {pool.submit(run_one, spec): spec for spec in specs}
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except Exception as exc:  # the worker process died, not the run
+                    lost.append((futures[future], exc))
+
+
+class DaskExecutor:
+    """Dask distributed: ``address="local"`` starts a ``LocalCluster`` of
+    ``workers`` single-threaded processes; ``tcp://HOST:PORT`` connects to a
+    running scheduler (so dask-jobqueue or any Dask deployment works).
+
+    A worker plugin pins torch to one thread in every worker; tasks of a lost
+    worker are rescheduled by Dask, and a task that errs is retried once.
+    """
+
+    def __init__(self, address: str = "local", workers: int | None = None) -> None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise UserError(
+                "--dask needs dask distributed: pip install 'bo_transfer[dask]'"
+            ) from None
+        self.address = address
+        self.workers = workers or default_workers()
+
+    def describe(self) -> str:
+        where = f"LocalCluster of {self.workers}" if self.address == "local" else self.address
+        return f"dask ({where})"
+
+    def run(self, specs: Sequence[RunSpec]) -> Iterator[RunResult]:
+        import dask
+        from distributed import Client, LocalCluster
+        from distributed import as_completed as dask_completed
+
+        from bo_transfer.sweep._dask_plugin import PinThreads
+
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+            if self.address == "local":
+                cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
                 )
+                client = Client(cluster)
+            else:
+                cluster = None
+                try:
+                    client = Client(self.address, timeout="20s")
+                except OSError as exc:
+                    raise UserError(
+                        f"cannot reach Dask scheduler {self.address!r}: {exc}"
+                    ) from None
+            try:
+                client.register_plugin(PinThreads())
+                futures = {
+                    client.submit(run_one, spec, key=f"run-{spec.key}", pure=False, retries=1): spec
+                    for spec in specs
+                }
+                for future in dask_completed(futures):
+                    try:
+                        yield future.result()
+                    except Exception as exc:
+                        yield failed_result(futures[future], "dask task failed", exc)
+            finally:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+
+
+class SlurmExecutor:
+    """Slurm through submitit: runs are grouped into chunks, one per array task
+    (clusters discourage floods of tiny jobs). ``cluster="local"`` uses
+    submitit's local executor (subprocesses), which is how it is tested.
+    Results travel back through ``folder`` (a file system the cluster shares).
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        partition: str | None = None,
+        time_min: int = 60,
+        array_parallelism: int = 64,
+        chunk_size: int = 10,
+        cluster: str | None = None,
+    ) -> None:
+        try:
+            import submitit  # noqa: F401
+        except ImportError:
+            raise UserError("--slurm needs submitit: pip install 'bo_transfer[slurm]'") from None
+        if chunk_size < 1 or array_parallelism < 1 or time_min < 1:
+            raise UserError("--slurm-chunk, --slurm-parallelism and --slurm-time must be >= 1")
+        self.folder = Path(folder)
+        self.partition = partition
+        self.time_min = time_min
+        self.array_parallelism = array_parallelism
+        self.chunk_size = chunk_size
+        self.cluster = cluster
+
+    def describe(self) -> str:
+        return f"slurm via submitit ({self.cluster or 'slurm'}, {self.chunk_size} runs per task)"
+
+    def run(self, specs: Sequence[RunSpec]) -> Iterator[RunResult]:
+        import submitit
+        from submitit.helpers import as_completed as jobs_completed
+
+        executor = submitit.AutoExecutor(folder=self.folder, cluster=self.cluster)
+        params = {"timeout_min": self.time_min, "cpus_per_task": 1}
+        if executor.cluster == "slurm":
+            params["slurm_array_parallelism"] = self.array_parallelism
+            if self.partition:
+                params["slurm_partition"] = self.partition
+        executor.update_parameters(**params)
+        chunks = [
+            list(specs[i : i + self.chunk_size]) for i in range(0, len(specs), self.chunk_size)
+        ]
+        if not chunks:
+            return
+        jobs = executor.map_array(run_chunk, chunks)
+        by_job = {job.job_id: chunk for job, chunk in zip(jobs, chunks)}
+        for job in jobs_completed(jobs, poll_frequency=1):
+            try:
+                yield from job.result()
+            except Exception as exc:
+                for spec in by_job[job.job_id]:
+                    yield failed_result(spec, f"slurm job {job.job_id} failed", exc)

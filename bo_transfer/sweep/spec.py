@@ -12,7 +12,8 @@ Format (DESIGN.md contract)::
 
 ``pairs`` items may also be tables ``{family = "gp", rho = [0.9, -0.9], dim = 2}``
 (``[[pairs]]`` in TOML): list values expand to their product. ``methods`` items
-may be tables ``{name = "prior-mean", label = "pm", <option> = <value>}``.
+may be tables ``{name = "prior-mean", label = "pm", <option> = <value>}``; the same
+method twice with different options and no labels is labelled ``name[k=v,...]``.
 """
 
 from __future__ import annotations
@@ -191,11 +192,20 @@ def _expand_pair_table(table: dict, where: str) -> list[str]:
     return names
 
 
+def _auto_label(name: str, options: dict[str, Any], repeated: bool) -> str:
+    """The method's name, or ``name[k=v,...]`` when the same method appears
+    more than once with different options."""
+    if not repeated or not options:
+        return name
+    return f"{name}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
+
+
 def _methods(items: Any, problems: list[str]) -> tuple[MethodEntry, ...]:
     if not isinstance(items, list) or not items:
         problems.append("methods: must be a non-empty list of method names or tables")
         return ()
     entries: list[MethodEntry] = []
+    names = [item if isinstance(item, str) else item.get("name") for item in items if item]
     for i, item in enumerate(items):
         where = f"methods[{i}]"
         if isinstance(item, str):
@@ -204,7 +214,7 @@ def _methods(items: Any, problems: list[str]) -> tuple[MethodEntry, ...]:
             problems.append(f'{where}: expected a method name or a table with name = "<method>"')
             continue
         options = {k: v for k, v in item.items() if k not in ("name", "label")}
-        label = item.get("label", item["name"])
+        label = item.get("label", _auto_label(item["name"], options, names.count(item["name"]) > 1))
         if not isinstance(label, str) or not label:
             problems.append(f"{where}.label: must be a non-empty string, got {label!r}")
             continue

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import json
 import math
 import platform
 import sqlite3
-from collections.abc import Iterable
+import subprocess
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,7 @@ CREATE TABLE IF NOT EXISTS runs (
     method TEXT NOT NULL,          -- display label
     method_name TEXT NOT NULL,     -- registered name
     options TEXT NOT NULL,         -- JSON
+    spec_entry TEXT NOT NULL,      -- JSON: the full run spec
     seed INTEGER NOT NULL,
     budget INTEGER NOT NULL,
     n_init INTEGER NOT NULL,
@@ -58,7 +64,9 @@ CREATE TABLE IF NOT EXISTS evals (
 """
 
 
+@functools.cache
 def provenance() -> dict[str, str]:
+    """Versions, host and (when the package runs from a git checkout) its commit."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version(), "host": platform.node()}
@@ -67,7 +75,39 @@ def provenance() -> dict[str, str]:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
             out[pkg] = "unknown"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        if commit.returncode == 0:
+            out["git_commit"] = commit.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
     return out
+
+
+@contextmanager
+def sweep_lock(directory: str | Path) -> Iterator[None]:
+    """Exclusive lock on a sweep directory: a second ``run`` into it is refused
+    with a clear message instead of racing the first."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(
+                f"another bo-transfer run is writing to {str(directory)!r}; "
+                "wait for it to finish or use another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class ResultStore:
@@ -122,7 +162,7 @@ class ResultStore:
         with self.conn:
             self.conn.execute("DELETE FROM runs WHERE key = ?", (s.key,))
             self.conn.execute(
-                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     s.key,
                     s.pair,
@@ -130,6 +170,7 @@ class ResultStore:
                     s.method_label,
                     s.method,
                     json.dumps(s.options, sort_keys=True),
+                    json.dumps(asdict(s), sort_keys=True),
                     s.seed,
                     s.budget,
                     s.n_init,

@@ -1,0 +1,122 @@
+"""Determinism across executors, resume after SIGKILL, the directory lock."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from bo_transfer import columns as C
+from bo_transfer.analysis import load_results
+from bo_transfer.errors import UserError
+from bo_transfer.sweep import DaskExecutor, LocalExecutor, SlurmExecutor, Sweep, run_sweep
+from bo_transfer.sweep.store import sweep_lock
+
+SMALL = {
+    "seeds": 2,
+    "budget": 5,
+    "n_init": 3,
+    "n_source": 8,
+    "pairs": ["forrester"],
+    "methods": ["random", "cold-gp", "prior-mean"],
+}
+
+
+def _values(directory):
+    df = load_results(directory)
+    return df[[c for c in df.columns if c != C.ELAPSED_S]]
+
+
+def test_every_executor_gives_the_same_numbers(tmp_path):
+    pytest.importorskip("distributed")
+    pytest.importorskip("submitit")
+    sweep = Sweep.from_dict(SMALL)
+    executors = {
+        "one": LocalExecutor(1),
+        "two": LocalExecutor(2),
+        "dask": DaskExecutor("local", workers=2),
+        "submitit": SlurmExecutor(tmp_path / "slurm", chunk_size=3, cluster="local"),
+    }
+    for name, executor in executors.items():
+        summary = run_sweep(sweep, tmp_path / name, executor=executor)
+        assert (summary.done, summary.failed) == (6, 0), (name, summary.lines())
+    reference = _values(tmp_path / "one")
+    for name in ("two", "dask", "submitit"):
+        pd.testing.assert_frame_equal(reference, _values(tmp_path / name), obj=name)
+
+
+def test_resume_after_sigkill_stores_every_run_exactly_once(tmp_path):
+    """Kill the sweep (driver and workers) while runs are in flight, rerun the same
+    command, and compare with an uninterrupted sweep."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        'seeds = 4\nbudget = 6\nn_init = 3\nn_source = 8\npairs = ["forrester"]\n'
+        'methods = ["random", "cold-gp", "init-transfer"]\n'
+    )
+    killed = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "bo_transfer", "run", str(spec), "--out", str(killed)]
+    proc = subprocess.Popen(
+        cmd + ["--workers", "2", "--quiet"], start_new_session=True, stdout=subprocess.DEVNULL
+    )
+    db = killed / "results.sqlite"
+    deadline = time.monotonic() + 120
+    n_done = 0
+    while time.monotonic() < deadline and n_done < 3:
+        time.sleep(0.2)
+        if db.exists():
+            try:
+                with sqlite3.connect(db) as conn:
+                    n_done = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            except sqlite3.OperationalError:
+                pass
+    assert proc.poll() is None, "sweep finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db) as conn:
+        partial = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    assert 3 <= partial < 12
+
+    resumed = subprocess.run(cmd + ["--workers", "1", "--quiet"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{partial} skipped" in resumed.stdout
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT key, status FROM runs").fetchall()
+        evals = conn.execute("SELECT run_key, COUNT(*) FROM evals GROUP BY run_key").fetchall()
+    assert len(rows) == 12 and {s for _, s in rows} == {"done"}
+    assert sorted(n for _, n in evals) == [6] * 12
+
+    clean = tmp_path / "clean"
+    run_sweep(Sweep.from_toml(spec), clean, executor=LocalExecutor(1))
+    pd.testing.assert_frame_equal(_values(clean), _values(killed))
+
+
+def test_a_second_sweep_into_a_locked_directory_is_refused(tmp_path):
+    sweep = Sweep.from_dict(SMALL)
+    with sweep_lock(tmp_path), pytest.raises(UserError, match="another bo-transfer run is writing"):
+        run_sweep(sweep, tmp_path, executor=LocalExecutor(1))
+    assert not (tmp_path / "results.sqlite").exists()
+
+
+def test_retry_failed_redoes_only_failed_runs(tmp_path, monkeypatch):
+    from bo_transfer.methods.baselines import ColdGP
+
+    sweep = Sweep.from_dict(SMALL)
+    original = ColdGP.propose
+
+    def boom(self, X, y, seed):
+        raise RuntimeError("flaky")
+
+    monkeypatch.setattr(ColdGP, "propose", boom)
+    first = run_sweep(sweep, tmp_path, executor=LocalExecutor(1))
+    assert (first.done, first.failed) == (4, 2)
+    assert "flaky" in "\n".join(first.lines())
+    monkeypatch.setattr(ColdGP, "propose", original)
+    again = run_sweep(sweep, tmp_path, executor=LocalExecutor(1))
+    assert (again.done, again.failed, again.skipped) == (0, 0, 6)
+    retried = run_sweep(sweep, tmp_path, executor=LocalExecutor(1), retry_failed=True)
+    assert (retried.done, retried.failed, retried.skipped) == (2, 0, 4)
