@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import importlib
+import os
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
@@ -10,6 +12,11 @@ from typing import Generic, TypeVar
 from bo_transfer.errors import UserError
 
 T = TypeVar("T")
+
+#: Environment variable naming extra modules (comma-separated) to import before
+#: the first lookup. It registers unpackaged methods and pairs in every process
+#: of a sweep, worker processes included, since they inherit the environment.
+PLUGINS_ENV = "BO_TRANSFER_PLUGINS"
 
 
 def closest(name: str, known: list[str], n: int = 3) -> list[str]:
@@ -31,7 +38,8 @@ class Registry(Generic[T]):
     Duplicate names raise, unknown names answer with the closest known names.
     Third-party packages add entries through the entry-point group
     ``group``: each entry point is imported once, on first lookup, and is
-    expected to register its objects on import.
+    expected to register its objects on import. Modules named in the
+    ``BO_TRANSFER_PLUGINS`` environment variable are imported the same way.
     """
 
     def __init__(self, kind: str, group: str | None = None) -> None:
@@ -58,6 +66,11 @@ class Registry(Generic[T]):
         self._plugins_loaded = True
         for ep in entry_points(group=self.group):
             ep.load()
+        for module in filter(None, os.environ.get(PLUGINS_ENV, "").split(",")):
+            try:
+                importlib.import_module(module.strip())
+            except ImportError as exc:
+                raise UserError(f"{PLUGINS_ENV}: cannot import {module.strip()!r}: {exc}") from None
 
     def get(self, name: str) -> T:
         self._load_plugins()
