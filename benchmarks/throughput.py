@@ -1,0 +1,65 @@
+"""Sweep throughput: runs per minute of one spec with 1 and 2 local workers and a
+Dask LocalCluster, measured in one process, one after the other.
+
+    python benchmarks/throughput.py [SPEC] [--seeds N] [--repeats R]
+
+Prints runs/minute per executor and the ratios the targets are stated in:
+2 workers vs 1 (target >= 1.8x on 2 cores) and the Dask LocalCluster's overhead
+vs the local pool at the same worker count (target <= 10%). Wall times include
+starting the worker processes, as a user's sweep does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from bo_transfer.sweep import DaskExecutor, LocalExecutor, Sweep, run_sweep
+
+
+def timed(sweep: Sweep, executor) -> float:
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        summary = run_sweep(sweep, Path(out), executor=executor)
+        wall = time.perf_counter() - t0
+    assert summary.failed == 0, summary.lines()
+    return wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("spec", nargs="?", default="benchmarks/quickstart.toml")
+    parser.add_argument("--seeds", type=int, help="override the spec's seed count")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    sweep = Sweep.from_toml(args.spec)
+    if args.seeds:
+        sweep = replace(sweep, seeds=tuple(range(args.seeds)))
+    n = len(sweep.runs())
+    executors = {
+        "local, 1 worker": lambda: LocalExecutor(1),
+        "local, 2 workers": lambda: LocalExecutor(2),
+        "dask LocalCluster, 2 workers": lambda: DaskExecutor("local", workers=2),
+    }
+    walls: dict[str, list[float]] = {k: [] for k in executors}
+    for _ in range(args.repeats):  # alternate, so drifting load hits every executor alike
+        for name, make in executors.items():
+            walls[name].append(timed(sweep, make()))
+    best = {k: min(v) for k, v in walls.items()}
+    print(f"{args.spec}: {n} runs, {platform.processor() or platform.machine()}")
+    print("| executor | wall s | runs / min |")
+    print("|---|---|---|")
+    for name, wall in best.items():
+        print(f"| {name} | {wall:.1f} | {60 * n / wall:.1f} |")
+    speedup = best["local, 1 worker"] / best["local, 2 workers"]
+    overhead = best["dask LocalCluster, 2 workers"] / best["local, 2 workers"] - 1
+    print(f"speed-up, 2 workers vs 1: {speedup:.2f}x (target >= 1.8x)")
+    print(f"Dask LocalCluster overhead vs local pool: {100 * overhead:+.1f}% (target <= 10%)")
+
+
+if __name__ == "__main__":
+    main()
