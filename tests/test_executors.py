@@ -95,6 +95,31 @@ def test_resume_after_sigkill_stores_every_run_exactly_once(tmp_path):
     pd.testing.assert_frame_equal(_values(clean), _values(killed))
 
 
+def test_a_run_that_kills_its_worker_fails_alone(tmp_path, monkeypatch):
+    """A worker that dies (here: os._exit, as the OOM killer would) takes only its
+    own run down: it is resubmitted once, then stored as failed; the others finish."""
+    (tmp_path / "worker_killer.py").write_text(
+        "import os\n"
+        "from bo_transfer.methods import Method, register_method\n"
+        "@register_method('worker-killer', summary='dies', citation='none')\n"
+        "class WorkerKiller(Method):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "    def propose(self, X, y, seed):\n"
+        "        os._exit(3)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("BO_TRANSFER_PLUGINS", "worker_killer")
+    __import__("worker_killer")
+    sweep = Sweep.from_dict({**SMALL, "methods": ["random", "worker-killer"], "seeds": 2})
+    summary = run_sweep(sweep, tmp_path / "out", executor=LocalExecutor(2))
+    assert (summary.done, summary.failed) == (2, 2)
+    assert all("worker lost twice" in err for err in summary.errors)
+    with sqlite3.connect(tmp_path / "out" / "results.sqlite") as conn:
+        rows = conn.execute("SELECT method, status FROM runs").fetchall()
+    assert sorted(rows) == [("random", "done")] * 2 + [("worker-killer", "failed")] * 2
+
+
 def test_a_second_sweep_into_a_locked_directory_is_refused(tmp_path):
     sweep = Sweep.from_dict(SMALL)
     with sweep_lock(tmp_path), pytest.raises(UserError, match="another bo-transfer run is writing"):

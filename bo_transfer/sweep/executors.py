@@ -11,8 +11,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import traceback
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import torch
@@ -61,9 +63,11 @@ class LocalExecutor:
     """Runs in this process (``workers=1``) or in a spawn-based process pool.
 
     ``fork`` after torch has started its threads can deadlock, so workers are
-    spawned; the pool initializer pins each worker to one thread. A run whose
-    worker dies (killed, out of memory) is resubmitted once in a fresh pool,
-    then recorded as failed.
+    spawned; the pool initializer pins each worker to one thread. At most
+    ``workers`` runs are in flight, so a worker that dies (killed, out of
+    memory) takes only the runs in flight with it; those are resubmitted once,
+    one at a time so a run that kills its worker cannot take others along, and
+    a run lost twice is recorded as failed.
     """
 
     def __init__(self, workers: int | None = None) -> None:
@@ -78,26 +82,40 @@ class LocalExecutor:
             for spec in specs:
                 yield run_one(spec)
             return
-        lost: list[tuple[RunSpec, BaseException]] = []
-        yield from self._pool(specs, lost)
-        if lost:
-            retry: list[tuple[RunSpec, BaseException]] = []
-            yield from self._pool([s for s, _ in lost], retry)
-            for spec, exc in retry:
-                yield failed_result(spec, "worker lost twice", exc)
-
-    def _pool(self, specs, lost) -> Iterator[RunResult]:
         for var in _THREAD_VARS:  # inherited by the spawned workers before torch loads
             os.environ.setdefault(var, "1")
+        lost: list[tuple[RunSpec, BaseException]] = []
+        yield from self._windowed(deque(specs), min(self.workers, len(specs)), lost)
+        lost_twice: list[tuple[RunSpec, BaseException]] = []
+        for spec, _ in lost:
+            yield from self._windowed(deque([spec]), 1, lost_twice)
+        for spec, exc in lost_twice:
+            yield failed_result(spec, "worker lost twice", exc)
+
+    @staticmethod
+    def _windowed(pending: deque, window: int, lost: list) -> Iterator[RunResult]:
+        """Run ``pending`` with at most ``window`` in flight, starting a new pool
+        whenever a worker death breaks the current one; append the runs lost
+        with a worker to ``lost``."""
         ctx = mp.get_context("spawn")
-        workers = min(self.workers, len(specs))
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=set_single_thread) as pool:
-            futures = {pool.submit(run_one, spec): spec for spec in specs}
-            for future in as_completed(futures):
-                try:
-                    yield future.result()
-                except Exception as exc:  # the worker process died, not the run
-                    lost.append((futures[future], exc))
+        while pending:
+            with ProcessPoolExecutor(window, mp_context=ctx, initializer=set_single_thread) as pool:
+                in_flight: dict = {}
+                broken = False
+                while in_flight or (pending and not broken):
+                    while pending and not broken and len(in_flight) < window:
+                        spec = pending.popleft()
+                        in_flight[pool.submit(run_one, spec)] = spec
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        spec = in_flight.pop(future)
+                        try:
+                            yield future.result()
+                        except BrokenProcessPool as exc:  # a worker died, not the run
+                            broken = True
+                            lost.append((spec, exc))
+                        except Exception as exc:  # e.g. a result that does not unpickle
+                            yield failed_result(spec, "worker error", exc)
 
 
 class DaskExecutor:
