@@ -205,7 +205,7 @@ def _methods(items: Any, problems: list[str]) -> tuple[MethodEntry, ...]:
         problems.append("methods: must be a non-empty list of method names or tables")
         return ()
     entries: list[MethodEntry] = []
-    names = [item if isinstance(item, str) else item.get("name") for item in items if item]
+    names = [item.get("name") if isinstance(item, dict) else item for item in items]
     for i, item in enumerate(items):
         where = f"methods[{i}]"
         if isinstance(item, str):

@@ -121,18 +121,40 @@ class ResultStore:
                 raise UserError(f"no results in {str(self.directory)!r}: {STORE_NAME} not found")
             self.directory.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path)
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        try:
+            self._check_schema(create)
+        except BaseException:
+            self.conn.close()
+            raise
         self.conn.execute("PRAGMA foreign_keys=ON")
-        with self.conn:
-            self.conn.executescript(_SCHEMA)
-            self.conn.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-        found = int(self.get_meta("schema_version") or SCHEMA_VERSION)
+        if create:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            with self.conn:
+                self.conn.executescript(_SCHEMA)
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+
+    def _check_schema(self, create: bool) -> None:
+        """Refuse, before writing anything, a store this version cannot read."""
+        has_meta = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if not has_meta:
+            if create and not self.conn.execute("SELECT 1 FROM sqlite_master").fetchone():
+                return  # a new, empty file
+            raise UserError(f"{self.path} is not a bo_transfer results store")
+        found = int(self.get_meta("schema_version") or 0)
         if found > SCHEMA_VERSION:
             raise UserError(
                 f"{self.path} has schema version {found}, newer than this bo_transfer "
                 f"({SCHEMA_VERSION}); upgrade bo_transfer to read it"
+            )
+        if found < SCHEMA_VERSION:
+            raise UserError(
+                f"{self.path} has schema version {found}, older than this bo_transfer "
+                f"({SCHEMA_VERSION}) and no migration exists; rerun the sweep into a new --out"
             )
 
     def close(self) -> None:
