@@ -141,3 +141,35 @@ def test_nonfinite_objective_values_are_recorded_and_imputed(monkeypatch):
     assert result.status == "done"
     assert any(math.isnan(v) for v in result.y)
     assert result.metadata["nonfinite_values"] >= 1
+
+
+def test_large_fits_use_exact_deterministic_solves(monkeypatch):
+    """A 1,000-point GP fit inside a run is exact (Cholesky), so it is deterministic;
+    gpytorch's default would switch to randomized CG above 800 points."""
+    import gpytorch
+    import torch
+
+    from bo_transfer.methods.baselines import ColdGP
+    from bo_transfer.sweep.runner import EXACT_SOLVE_MAX
+
+    seen = []
+    original = ColdGP.fit_gp
+
+    def spy(self, X, y, mean_module=None):
+        seen.append(gpytorch.settings.max_cholesky_size.value())
+        return original(self, X, y, mean_module)
+
+    monkeypatch.setattr(ColdGP, "fit_gp", spy)
+    run_one(RunSpec("forrester", "cold-gp", seed=0, budget=4, n_init=3, n_source=4))
+    assert seen == [EXACT_SOLVE_MAX]
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.rand(1000, 2, generator=gen, dtype=torch.float64)
+    y = torch.sin(6 * X).sum(-1)
+    fits = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        with gpytorch.settings.max_cholesky_size(EXACT_SOLVE_MAX):
+            model = ColdGP().fit_gp(X, y)
+        fits.append(model.covar_module.lengthscale.detach().clone())
+    assert torch.equal(fits[0], fits[1])
