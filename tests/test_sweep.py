@@ -4,6 +4,7 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from bo_transfer import columns as C
 from bo_transfer.analysis import load_results
@@ -173,3 +174,37 @@ def test_large_fits_use_exact_deterministic_solves(monkeypatch):
             model = ColdGP().fit_gp(X, y)
         fits.append(model.covar_module.lengthscale.detach().clone())
     assert torch.equal(fits[0], fits[1])
+
+
+def test_a_failing_gp_fit_falls_back_to_sobol_and_is_counted(monkeypatch):
+    from botorch.exceptions.errors import ModelFittingError
+
+    import bo_transfer.methods.base as base
+
+    calls = {"n": 0}
+    original = base.fit_gpytorch_mll
+
+    def flaky(mll, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] % 2 == 0:
+            raise ModelFittingError("injected: all attempts to fit the model have failed")
+        return original(mll, *args, **kwargs)
+
+    monkeypatch.setattr(base, "fit_gpytorch_mll", flaky)
+    result = run_one(RunSpec("forrester", "cold-gp", seed=0, budget=8, n_init=3, n_source=4))
+    assert result.status == "done" and len(result.y) == 8
+    assert result.metadata["sobol_fallbacks"] == 2
+    assert "injected" in result.metadata["fallback_errors"][0]
+    X = torch.tensor(result.X)
+    assert len(torch.unique(X, dim=0)) == 8 and X.min() >= 0 and X.max() <= 1
+
+
+def test_a_bug_in_a_method_fails_the_run_instead_of_falling_back(monkeypatch):
+    from bo_transfer.methods.baselines import ColdGP
+
+    def buggy(self, X, y, seed):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(ColdGP, "propose", buggy)
+    result = run_one(RunSpec("forrester", "cold-gp", seed=0, budget=5, n_init=3, n_source=4))
+    assert result.status == "failed" and "KeyError" in result.error

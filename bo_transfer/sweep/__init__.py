@@ -25,6 +25,9 @@ class SweepSummary:
     wall_s: float = 0.0
     errors: Counter = field(default_factory=Counter)  # first line of each error -> count
     first_failure: dict = field(default_factory=dict)  # error -> (pair, method, seed)
+    # Survived faults, summed over runs: Sobol fallbacks after numerical failures,
+    # non-finite objective values, proposals repaired because they repeated a point.
+    faults: Counter = field(default_factory=Counter)
 
     def lines(self) -> list[str]:
         out = [
@@ -34,6 +37,14 @@ class SweepSummary:
         for err, n in self.errors.most_common():
             pair, method, seed = self.first_failure[err]
             out.append(f"  {n} failed with: {err} (first: {pair} {method} seed={seed})")
+        labels = {
+            "sobol_fallbacks": "iterations fell back to a Sobol point after a numerical failure",
+            "nonfinite_values": "objective values were not finite (imputed as the worst seen)",
+            "repaired_proposals": "proposals repeated an evaluated point and were redrawn",
+        }
+        for key, text in labels.items():
+            if self.faults[key]:
+                out.append(f"  {self.faults[key]} {text}")
         return out
 
 
@@ -73,6 +84,8 @@ def run_sweep(
         bar = Progress(len(todo)) if progress and todo else None
         for result in executor.run(todo):
             store.put(result, family=split_pair_name(result.spec.pair)[0])
+            for key in ("sobol_fallbacks", "nonfinite_values", "repaired_proposals"):
+                summary.faults[key] += result.metadata.get(key, 0)
             if result.status == "done":
                 summary.done += 1
             else:

@@ -13,11 +13,25 @@ from typing import Any
 
 import gpytorch
 import torch
+from botorch.exceptions.errors import CandidateGenerationError, ModelFittingError
+from linear_operator.utils.errors import NanError, NotPSDError
 
 from bo_transfer.methods.base import make_method
-from bo_transfer.problems.base import DTYPE
+from bo_transfer.problems.base import DTYPE, sobol
 from bo_transfer.problems.pair import get_pair
 from bo_transfer.seeding import derive_seed
+
+#: Numerical failures of model fitting or acquisition optimisation. When a
+#: method's proposal fails with one of these, that iteration falls back to a
+#: Sobol point (counted per run); any other exception fails the run, so a bug
+#: in a method is never silently turned into random search.
+NUMERICAL_FAILURES = (
+    ModelFittingError,
+    CandidateGenerationError,
+    NotPSDError,
+    NanError,
+    torch.linalg.LinAlgError,
+)
 
 #: Two points closer than this (max-norm) count as the same point.
 DUPLICATE_TOL = 1e-9
@@ -124,7 +138,9 @@ def _run(spec: RunSpec, result: RunResult) -> None:
     result.diagnostics = dict(pair.diagnostics[0], n_sources=len(pair.sources))
     method = make_method(spec.method, spec.options)
     run_seed = derive_seed("run", spec.pair, spec.seed)
-    result.metadata.update(method=method.config(), repaired_proposals=0, nonfinite_values=0)
+    result.metadata.update(
+        method=method.config(), repaired_proposals=0, nonfinite_values=0, sobol_fallbacks=0
+    )
 
     X = torch.empty(0, pair.dim, dtype=DTYPE)
     y = torch.empty(0, dtype=DTYPE)
@@ -154,7 +170,17 @@ def _run(spec: RunSpec, result: RunResult) -> None:
         seed = derive_seed(spec.key, iteration)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            x = _check_points(method.propose(X, _impute(y, result), seed), 1, pair.dim, "proposal")
+            try:
+                proposal = method.propose(X, _impute(y, result), seed)
+            except NUMERICAL_FAILURES as exc:
+                fallbacks = result.metadata["sobol_fallbacks"] = (
+                    result.metadata["sobol_fallbacks"] + 1
+                )
+                result.metadata.setdefault("fallback_errors", []).append(
+                    f"iteration {iteration}: {type(exc).__name__}: {exc}".splitlines()[0][:300]
+                )
+                proposal = sobol(fallbacks, pair.dim, derive_seed(spec.key, "fallback"))[-1:]
+            x = _check_points(proposal, 1, pair.dim, "proposal")
         if _is_duplicate(x, X):
             # Re-evaluating a noise-free point wastes budget; draw a fresh one instead.
             gen = torch.Generator().manual_seed(seed)
