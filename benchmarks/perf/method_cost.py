@@ -1,0 +1,86 @@
+"""Per-iteration cost of every registered method relative to ``cold-gp``.
+
+    python benchmarks/perf/method_cost.py [--workers N] [--budget 12] [--seeds 2]
+
+On ``gp`` pairs with 1 and 5 sources (all at rho = 0.9, dim 2) and 32 and 256
+points per source. Each (method, configuration, seed) is one ``run_one`` in a
+single-threaded worker process; with several workers the runs of all methods
+share the machine alike. Prints the mean proposal time per iteration relative
+to cold-gp's in the same configuration, and the one-off setup time (source
+models fitted in ``start``) in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import statistics
+from concurrent.futures import ProcessPoolExecutor
+
+from bo_transfer.methods import METHODS
+from bo_transfer.sweep import RunSpec, run_one
+from bo_transfer.sweep.executors import set_single_thread
+
+CONFIGS = [(1, 32), (1, 256), (5, 32), (5, 256)]
+
+
+def pair_name(n_sources: int) -> str:
+    return f"gp:rho={';'.join(['0.9'] * n_sources)},dim=2"
+
+
+def measure(spec: RunSpec) -> tuple[str, float, float, str]:
+    result = run_one(spec)
+    n = spec.n_init
+    per_iter = statistics.mean(result.elapsed_s[n:]) if result.status == "done" else float("nan")
+    setup = sum(result.elapsed_s[:n]) if result.elapsed_s else float("nan")
+    return spec.method, per_iter, setup, result.error
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--budget", type=int, default=12)
+    parser.add_argument("--n-init", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--methods", nargs="*", help="default: every registered method")
+    args = parser.parse_args()
+    methods = args.methods or METHODS.names()
+    specs = [
+        RunSpec(pair_name(k), m, seed, args.budget, args.n_init, n)
+        for k, n in CONFIGS
+        for m in methods
+        for seed in range(args.seeds)
+    ]
+    if args.workers > 1:
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(
+            args.workers, mp_context=ctx, initializer=set_single_thread
+        ) as pool:
+            results = list(pool.map(measure, specs))
+    else:
+        set_single_thread()
+        results = [measure(s) for s in specs]
+    table: dict[tuple[str, int, int], list] = {}
+    for spec, (method, per_iter, setup, error) in zip(specs, results, strict=True):
+        entry = table.setdefault((method, spec.pair.count(";") + 1, spec.n_source), [])
+        entry.append((per_iter, setup, error))
+    header = " | ".join(f"{k} src x {n} pts" for k, n in CONFIGS)
+    print(f"| method | {header} |")
+    print("|---|" + "---|" * len(CONFIGS))
+    for method in methods:
+        cells = []
+        for k, n in CONFIGS:
+            ours = table[(method, k, n)]
+            base = statistics.mean(t for t, _, _ in table[("cold-gp", k, n)])
+            errors = [e for _, _, e in ours if e]
+            if errors:
+                cells.append(f"failed: {errors[0][:40]}")
+                continue
+            ratio = statistics.mean(t for t, _, _ in ours) / base
+            setup = statistics.mean(s for _, s, _ in ours)
+            cells.append(f"{ratio:.2f}x (setup {setup:.1f} s)")
+        print(f"| {method} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
