@@ -1,0 +1,114 @@
+"""Run every performance harness and write ``benchmarks/perf/RESULTS.md``.
+
+    python benchmarks/perf/run_all.py [--out benchmarks/perf/RESULTS.md] [--cuda]
+
+Each harness runs in its own process. Where ``taskset`` exists, single-thread
+timings are pinned to core 0 and the throughput sweep to cores 0-1 (the 2-core
+setting the targets are stated for), so a bigger machine measures the same
+thing; the per-method cost table runs its single-threaded runs in parallel on
+the remaining cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def pinned(cores: str) -> list[str]:
+    return ["taskset", "-c", cores] if shutil.which("taskset") else []
+
+
+def machine() -> str:
+    import botorch
+    import gpytorch
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores visible; Python {platform.python_version()}, "
+        f"torch {torch.__version__}, BoTorch {botorch.__version__}, GPyTorch {gpytorch.__version__}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    parser.add_argument("--cuda", action="store_true", help="also time batched seeds on the GPU")
+    parser.add_argument("--cost-workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
+    args = parser.parse_args()
+    py = [sys.executable]
+    steps = [
+        (
+            "cold-gp vs the hand-written BoTorch loop (one thread)",
+            pinned("0") + py + [str(HERE / "reference.py"), "--reps", "3", "--budget", "25"],
+        ),
+        (
+            "Sweep throughput (quickstart, 2 cores)",
+            pinned("0,1") + py + [str(HERE.parent / "throughput.py")],
+        ),
+        (
+            "Per-iteration cost of each method relative to cold-gp",
+            py + [str(HERE / "method_cost.py"), "--workers", str(args.cost_workers)],
+        ),
+        (
+            "Report and export at scale (10,000 runs x 50 iterations)",
+            pinned("0") + py + [str(HERE / "report_scale.py")],
+        ),
+        (
+            "Vectorized seeds: batched vs sequential GP fits, CPU (one thread)",
+            pinned("0") + py + [str(HERE / "batched_seeds.py"), "--device", "cpu"],
+        ),
+    ]
+    if args.cuda:
+        steps.append(
+            (
+                "Vectorized seeds: batched vs sequential GP fits, CUDA",
+                py
+                + [str(HERE / "batched_seeds.py"), "--device", "cuda", "--sizes", "8", "16", "64"],
+            )
+        )
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Performance results",
+        "",
+        f"Produced by `python benchmarks/perf/run_all.py{' --cuda' if args.cuda else ''}` "
+        f"on {when}.",
+        "",
+        f"Machine: {machine()}.",
+        "",
+    ]
+    for title, cmd in steps:
+        print(f"== {title}", flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        body = proc.stdout.strip() or f"(failed: {proc.stderr.strip().splitlines()[-1:]})"
+        print(body, flush=True)
+        lines += [
+            f"## {title}",
+            "",
+            f"`{' '.join(Path(c).name if '/' in c else c for c in cmd)}`",
+            "",
+            body,
+            "",
+        ]
+    Path(args.out).write_text("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
