@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -198,21 +199,33 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bo_transfer.analysis import load_results
+    from bo_transfer.analysis.regret import iter_results
 
-    df = load_results(args.dir)
     out = Path(args.out or Path(args.dir) / f"results.{args.format}")
+    chunks = iter_results(args.dir)  # opens the store: a bad DIR fails before any write
+    first = next(chunks, None)
+    if first is None:
+        raise UserError(f"no finished runs in {args.dir!r}")
     if args.format == "parquet":
         try:
-            import pyarrow  # noqa: F401
+            import pyarrow as pa
+            import pyarrow.parquet as pq
         except ImportError:
             raise UserError("--format parquet needs pyarrow: pip install pyarrow") from None
-        out.parent.mkdir(parents=True, exist_ok=True)
-        df.to_parquet(out, index=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    if args.format == "parquet":
+        schema = pa.Schema.from_pandas(first, preserve_index=False)
+        with pq.ParquetWriter(out, schema) as writer:
+            for chunk in itertools.chain([first], chunks):
+                writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
+                rows += len(chunk)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out, index=False)
-    print(f"wrote {len(df)} rows to {out}")
+        with open(out, "w", newline="") as handle:
+            for i, chunk in enumerate(itertools.chain([first], chunks)):
+                chunk.to_csv(handle, index=False, header=i == 0)
+                rows += len(chunk)
+    print(f"wrote {rows} rows to {out}")
     return EXIT_OK
 
 

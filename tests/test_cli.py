@@ -109,3 +109,18 @@ def test_python_dash_m_entry_point():
         [sys.executable, "-m", "bo_transfer", "list", "methods"], capture_output=True, text=True
     )
     assert proc.returncode == 0 and "prior-mean" in proc.stdout
+
+
+def test_export_streams_in_chunks_and_matches_load_results(tiny_results, tmp_path, monkeypatch):
+    from bo_transfer.analysis import load_results, regret
+
+    real = regret.iter_results
+    monkeypatch.setattr(regret, "iter_results", lambda d: real(d, runs_per_chunk=5))
+    whole = load_results(tiny_results)
+    for fmt in ("csv", "parquet"):
+        out = tmp_path / f"e.{fmt}"
+        assert main(["export", str(tiny_results), "--format", fmt, "--out", str(out)]) == 0
+        got = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
+        assert len(got) == len(whole)
+        pd.testing.assert_series_equal(got["regret"], whole["regret"], check_exact=False)
+        assert (got["x"] == whole["x"]).all()

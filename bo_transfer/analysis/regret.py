@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,22 @@ def add_regret(raw: pd.DataFrame) -> pd.DataFrame:
     df[C.NORMALIZED_REGRET] = df[C.REGRET] / df["value_range"]
     df[C.LOG_REGRET] = np.log10(df[C.NORMALIZED_REGRET].clip(lower=REGRET_FLOOR))
     return df
+
+
+def _tidy(raw: pd.DataFrame) -> pd.DataFrame:
+    df = add_regret(raw)
+    first = C.EXPORT_COLUMNS + [C.LOG_REGRET, C.ELAPSED_S, "x"]
+    rest = [c for c in df.columns if c not in first]
+    return df[first + rest].sort_values([C.PAIR, C.METHOD, C.SEED, C.ITERATION], ignore_index=True)
+
+
+def iter_results(directory: str | Path, runs_per_chunk: int = 2000) -> Iterator[pd.DataFrame]:
+    """The tidy table of :func:`load_results` in chunks of whole runs, so an
+    export of a large store never holds it all in memory."""
+    with ResultStore(directory) as store:
+        keys = store.run_keys()
+        for start in range(0, len(keys), runs_per_chunk):
+            yield _tidy(store.evals_frame(keys=keys[start : start + runs_per_chunk]))
 
 
 def load_results(directory: str | Path) -> pd.DataFrame:

@@ -224,20 +224,31 @@ class ResultStore:
     def runs_frame(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM runs ORDER BY pair, method, seed", self.conn)
 
-    def evals_frame(self, status: Iterable[str] = ("done",)) -> pd.DataFrame:
-        """One row per evaluation of the runs with the given statuses, joined with
-        the run-level columns analysis needs."""
-        marks = ",".join("?" * len(tuple(status)))
+    def run_keys(self, status: Iterable[str] = ("done",)) -> list[str]:
+        """Keys of the runs with the given statuses, in pair, method, seed order."""
+        status = tuple(status)
+        marks = ",".join("?" * len(status))
+        query = f"SELECT key FROM runs WHERE status IN ({marks}) ORDER BY pair, method, seed"
+        return [k for (k,) in self.conn.execute(query, status)]
+
+    def evals_frame(
+        self, status: Iterable[str] = ("done",), keys: list[str] | None = None
+    ) -> pd.DataFrame:
+        """One row per evaluation of the runs with the given statuses (and, if
+        given, keys), joined with the run-level columns analysis needs."""
+        status = tuple(status)
+        marks = ",".join("?" * len(status))
+        only = f"AND r.key IN ({','.join('?' * len(keys))})" if keys is not None else ""
         query = f"""
             SELECT r.pair, r.family, r.method, r.seed, e.iteration, e.y, e.x, e.elapsed_s,
                    r.key AS run_key, r.method_name, r.budget, r.n_init,
                    r.optimal_value, r.value_range, r.n_sources, r.pearson, r.spearman,
                    r.optimum_distance
             FROM evals e JOIN runs r ON r.key = e.run_key
-            WHERE r.status IN ({marks})
+            WHERE r.status IN ({marks}) {only}
             ORDER BY r.pair, r.method, r.seed, e.iteration
         """
-        return pd.read_sql_query(query, self.conn, params=tuple(status))
+        return pd.read_sql_query(query, self.conn, params=status + tuple(keys or ()))
 
 
 def _finite_or_none(v: Any) -> float | None:
