@@ -86,3 +86,34 @@ def test_negate_accepts_any_registered_pair_and_nests():
     assert _pearson(twice) == pytest.approx(_pearson(inner))
     with pytest.raises(UserError, match="unknown pair family 'nope'"):
         get_pair("negate:pair=nope")
+
+
+def test_hpo_surface_is_the_tabulated_cv_error_interpolated_multilinearly():
+    from importlib import resources
+
+    from bo_transfer.problems.hpo import grid_values, multilinear
+
+    path = resources.files("bo_transfer.problems").joinpath("data/hpo_grid.npz")
+    assert path.stat().st_size < 100_000  # shipped with the package: keep it small
+    values = grid_values("svm", "digits")
+    m = values.shape[0]
+    idx = torch.tensor([[3, 5], [0, 16], [16, 0]])
+    at_grid = multilinear(values, idx.to(DTYPE) / (m - 1))
+    assert torch.allclose(at_grid, values[idx[:, 0], idx[:, 1]])
+    mid = multilinear(values, torch.tensor([[3.5, 5.0]], dtype=DTYPE) / (m - 1))
+    assert mid[0] == pytest.approx(float(values[3:5, 5].mean()))
+    assert float(values.min()) >= 0.0 and float(values.max()) <= 1.0  # error rates
+
+
+def test_hpo_pair_optimum_is_the_best_grid_value_and_errors_are_real():
+    pair = get_pair("hpo:model=sgd,source=wine,target=iris")
+    assert pair.dim == 3
+    from bo_transfer.problems.hpo import grid_values
+
+    assert pair.target.optimal_value == pytest.approx(float(grid_values("sgd", "iris").min()))
+    # The tuning transfers: good settings on one data set are good on another.
+    assert _pearson(get_pair("hpo:model=svm,source=digits,target=breast_cancer")) > 0.5
+    with pytest.raises(UserError, match="source and target must be different data sets"):
+        get_pair("hpo:source=iris,target=iris")
+    with pytest.raises(UserError, match="model='rf' is not one of svm, sgd"):
+        get_pair("hpo:model=rf")

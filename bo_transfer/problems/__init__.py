@@ -6,6 +6,7 @@ from bo_transfer.problems import (  # noqa: F401  (register families)
     forrester,
     gp_sample,
     hartmann,
+    hpo,
     negate,
     shift,
 )
