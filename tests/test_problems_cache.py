@@ -71,3 +71,17 @@ def test_concurrent_writers_never_leave_a_torn_entry(cache_dir):
     assert reads > 0
     assert cache.load_optimum("shared-key")["value"] in (0.0, 1.0, 2.0)
     assert not list((cache_dir / "optima").glob(".tmp-*"))
+
+
+def test_user_built_pairs_are_never_cached(cache_dir):
+    """Their code can change without a version bump, so a cached optimum could lie."""
+    from bo_transfer.problems import FAMILIES, get_pair, register_pair
+
+    register_pair(
+        "uncached-pair", target=lambda X: (X**2).sum(-1), sources=[lambda X: -X.sum(-1)], dim=1
+    )
+    try:
+        assert get_pair("uncached-pair").target.optimal_value == 0.0
+        assert not (cache_dir / "optima").exists()
+    finally:
+        FAMILIES._items.pop("uncached-pair")

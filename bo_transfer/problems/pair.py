@@ -135,7 +135,9 @@ class PairFamily:
     summary: str
     citation: str
     examples: tuple[str, ...] = ()
-    version: str = "1"  # bump when the family's functions change (invalidates cached optima)
+    # Bump when the family's functions change (invalidates cached optima); ""
+    # disables the disk cache (user-built pairs: their code changes unannounced).
+    version: str = "1"
     check: Callable[[dict], None] | None = None  # cross-parameter validation, raises UserError
 
     def param(self, name: str) -> Param:
@@ -349,7 +351,7 @@ def _build_pair(canonical: str) -> TransferPair:
     target, sources = family.build(**full)
     for role, problem in [("target", target), *((f"source{k}", s) for k, s in enumerate(sources))]:
         # A problem shared with another pair (negate's target) keeps its first key.
-        if isinstance(problem, Problem) and problem.cache_key is None:
+        if isinstance(problem, Problem) and problem.cache_key is None and family.version:
             problem.cache_key = f"{canonical}#{role}@{family.name}-v{family.version}"
     return TransferPair(canonical, family_name, target, tuple(sources), full)
 
@@ -407,5 +409,5 @@ def register_pair(
         return t, [_as_problem(s, dim, f"{name}-source{k}") for k, s in enumerate(sources)]
 
     build()  # validate now, not in a worker
-    FAMILIES.add(name, PairFamily(name, (), build, summary, citation, (name,)))
+    FAMILIES.add(name, PairFamily(name, (), build, summary, citation, (name,), version=""))
     return name
