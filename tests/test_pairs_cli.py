@@ -37,3 +37,17 @@ def test_show_draws_a_higher_dimensional_pair_as_a_scatter(tmp_path, capsys):
     text = capsys.readouterr().out
     assert out.stat().st_size > 10_000
     assert "hartmann:dim=3,n_sources=1,shift=0.2,sign=1,instance=0 source 0: pearson" in text
+
+
+def test_literature_spec_covers_every_builtin_family_once():
+    from pathlib import Path
+
+    from bo_transfer.problems.pair import split_pair_name
+    from bo_transfer.sweep import Sweep
+
+    spec = Path(__file__).resolve().parents[1] / "benchmarks" / "literature.toml"
+    sweep = Sweep.from_toml(spec)
+    families = [split_pair_name(p)[0] for p in sweep.pairs]
+    builtin = {"gp", "forrester", "branin", "hartmann", "alpine", "shift", "hpo", "negate"}
+    assert sorted(families) == sorted(builtin)
+    assert {m.name for m in sweep.methods} >= {"random", "cold-gp"}
