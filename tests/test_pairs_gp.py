@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from bo_transfer.errors import UserError
-from bo_transfer.problems import get_pair
+from bo_transfer.problems import FAMILIES, canonical_pair_name, get_pair
 from bo_transfer.problems.base import reference_points, sobol
+from bo_transfer.problems.pair import split_pair_name
+from bo_transfer.sweep import Sweep
 
 
 def _pearsons(pair) -> list[float]:
@@ -85,3 +89,31 @@ def test_bad_rho_lists_give_one_line_errors(name, message):
     with pytest.raises(UserError, match=message) as info:
         get_pair(name)
     assert "\n" not in str(info.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.floats(-1, 1, allow_nan=False).filter(lambda v: v == 0 or abs(v) > 1e-300),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_multi_source_names_round_trip(rhos):
+    name = canonical_pair_name("gp:rho=" + ";".join(repr(r) for r in rhos))
+    assert canonical_pair_name(name) == name
+    family, values = split_pair_name(name)
+    assert FAMILIES.get(family).canonical(values)[1]["rho"] == tuple(rhos)
+
+
+def test_spec_pair_tables_give_multi_source_pairs_as_strings_or_nested_lists():
+    sweep = Sweep.from_dict(
+        {
+            "seeds": 1,
+            "budget": 4,
+            "n_init": 2,
+            "pairs": [{"family": "gp", "rho": ["0.9;-0.9", [0.5, 0.1]], "dim": 2}],
+            "methods": ["random"],
+        }
+    )
+    assert [split_pair_name(p)[1]["rho"] for p in sweep.pairs] == ["0.9;-0.9", "0.5;0.1"]
