@@ -49,29 +49,33 @@ def cmd_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     from bo_transfer.problems import FAMILIES, get_pair
 
+    # One row per source (contract: multi-source pairs list each source's
+    # diagnostics; ``source`` numbers them).
     rows = []
     for family_name in FAMILIES.names():
         family = FAMILIES.get(family_name)
         for example in family.examples:
             pair = get_pair(example)
-            d = pair.diagnostics[0]
-            rows.append(
-                {
-                    "name": pair.name,
-                    "family": family_name,
-                    "dim": pair.dim,
-                    "n_sources": len(pair.sources),
-                    "pearson": round(d["pearson"], 3),
-                    "spearman": round(d["spearman"], 3),
-                    "optimum_distance": round(d["optimum_distance"], 3),
-                    "citation": family.citation,
-                }
-            )
+            for k, d in enumerate(pair.diagnostics):
+                rows.append(
+                    {
+                        "name": pair.name,
+                        "family": family_name,
+                        "dim": pair.dim,
+                        "n_sources": len(pair.sources),
+                        "source": k,
+                        "pearson": round(d["pearson"], 3),
+                        "spearman": round(d["spearman"], 3),
+                        "optimum_distance": round(d["optimum_distance"], 3),
+                        "citation": family.citation,
+                    }
+                )
     columns = [
         "name",
         "family",
         "dim",
         "n_sources",
+        "source",
         "pearson",
         "spearman",
         "optimum_distance",
@@ -92,7 +96,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"optimum distance {d['optimum_distance']:.3f}; target optimum "
             f"{pair.target.optimal_value:.6g} ({pair.target.optimum.how})"
         )
-    out = Path(args.out or f"{pair.name.replace(':', '_').replace(',', '_')}.png")
+    default = "".join(c if c.isalnum() or c in "=.-" else "_" for c in pair.name)
+    out = Path(args.out or f"{default}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
     plot_pair(pair).savefig(out, dpi=120)
     print(f"wrote {out}")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -19,6 +21,19 @@ TINY = {
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread():
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_optimum_cache(tmp_path_factory):
+    """Certified optima go to a per-session directory, never the user's cache
+    (set in os.environ so spawned sweep workers inherit it)."""
+    old = os.environ.get("BO_TRANSFER_CACHE")
+    os.environ["BO_TRANSFER_CACHE"] = str(tmp_path_factory.mktemp("optimum-cache"))
+    yield
+    if old is None:
+        os.environ.pop("BO_TRANSFER_CACHE", None)
+    else:
+        os.environ["BO_TRANSFER_CACHE"] = old
 
 
 @pytest.fixture(scope="session")

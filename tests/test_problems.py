@@ -71,7 +71,10 @@ def test_negative_a_makes_forrester_anti_correlated():
 @pytest.mark.parametrize("instance", [0, 1, 2])
 def test_gp_pair_correlation_tracks_nominal_rho(rho, instance):
     pair = get_pair(f"gp:rho={rho},dim=2,instance={instance}")
-    assert pair.diagnostics[0]["pearson"] == pytest.approx(rho, abs=0.02)
+    # The diagnostics' measure, computed without certifying optima (slow, and
+    # irrelevant to the correlation).
+    s, t = pair.sources[0].reference_values.numpy(), pair.target.reference_values.numpy()
+    assert stats.pearsonr(s, t).statistic == pytest.approx(rho, abs=0.02)
 
 
 def test_gp_pair_correlation_holds_off_the_reference_set():

@@ -1,7 +1,17 @@
 """What is optimised: unit-cube problems, pair families and the pair registry."""
 
-from bo_transfer.problems import forrester, gp_sample  # noqa: F401  (register families)
-from bo_transfer.problems.base import FunctionProblem, Optimum, Problem
+from bo_transfer.problems import (  # noqa: F401  (register families)
+    alpine,
+    branin,
+    forrester,
+    gp_sample,
+    hartmann,
+    hpo,
+    negate,
+    shift,
+)
+from bo_transfer.problems.base import FunctionProblem, NegatedProblem, Optimum, Problem
+from bo_transfer.problems.observed import ObservedSource
 from bo_transfer.problems.pair import (
     DEFAULT_N_SOURCE,
     FAMILIES,
@@ -11,12 +21,15 @@ from bo_transfer.problems.pair import (
     canonical_pair_name,
     get_pair,
     register_family,
+    register_pair,
 )
 
 __all__ = [
     "DEFAULT_N_SOURCE",
     "FAMILIES",
     "FunctionProblem",
+    "NegatedProblem",
+    "ObservedSource",
     "Optimum",
     "Param",
     "PairFamily",
@@ -25,4 +38,5 @@ __all__ = [
     "canonical_pair_name",
     "get_pair",
     "register_family",
+    "register_pair",
 ]

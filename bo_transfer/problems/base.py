@@ -13,6 +13,8 @@ from scipy.optimize import minimize
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
+from bo_transfer.problems.cache import load_optimum, store_optimum
+
 DTYPE = torch.float64
 
 #: Size and scramble seed of the Sobol set on which diagnostics and the target's
@@ -59,6 +61,9 @@ class Problem(ABC):
             raise ValueError(f"dim must be >= 1, got {dim}")
         self.dim = dim
         self.name = name
+        #: Set by the pair registry (canonical pair name, role, family version):
+        #: a certified optimum is then cached on disk under this key.
+        self.cache_key: str | None = None
 
     @abstractmethod
     def evaluate(self, X: Tensor) -> Tensor:
@@ -75,7 +80,17 @@ class Problem(ABC):
 
     @cached_property
     def optimum(self) -> Optimum:
-        return self.known_optimum() or certify_minimum(self)
+        known = self.known_optimum()
+        if known is not None:
+            return known
+        if self.cache_key is None:
+            return certify_minimum(self)
+        entry = load_optimum(self.cache_key)
+        if entry is not None:
+            return Optimum(float(entry["value"]), tuple(entry["x"]), entry["how"])
+        opt = certify_minimum(self)
+        store_optimum(self.cache_key, opt.value, opt.x, opt.how)
+        return opt
 
     @property
     def optimal_value(self) -> float:
@@ -110,6 +125,31 @@ class FunctionProblem(Problem):
 
     def known_optimum(self) -> Optimum | None:
         return self._known
+
+
+class NegatedProblem(Problem):
+    """``-problem``: the adversarial twin of a problem (its minimum is the
+    original's maximum, so its optimum is certified afresh)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.dim, f"-{problem.name}")
+        self.problem = problem
+
+    def evaluate(self, X: Tensor) -> Tensor:
+        return -self.problem.evaluate(X)
+
+
+class ShiftedProblem(Problem):
+    """``problem(x - offset)``: the same landscape displaced by ``offset`` (a
+    ``dim`` tensor), evaluated outside the unit cube where the base allows it."""
+
+    def __init__(self, problem: Problem, offset: Tensor, name: str) -> None:
+        super().__init__(problem.dim, name)
+        self.problem = problem
+        self.offset = torch.as_tensor(offset, dtype=DTYPE)
+
+    def evaluate(self, X: Tensor) -> Tensor:
+        return self.problem.evaluate(X - self.offset)
 
 
 def certify_minimum(

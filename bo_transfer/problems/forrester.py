@@ -4,7 +4,9 @@ Target: ``f(x) = (6x - 2)^2 sin(12x - 4)`` on [0, 1]; source (the classic
 low-fidelity variant): ``a f(x) + b (x - 0.5) - c`` with a = 0.5, b = 10, c = 5
 (Forrester, Sobester and Keane, *Engineering Design via Surrogate Modelling*,
 Wiley 2008, sec. 8.5). A negative ``a`` turns the source upside down: its
-minimum then sits near the target's maximum, the anti-correlated case.
+minimum then sits near the target's maximum, the anti-correlated case. The
+parameter ranges cover those used in the literature (a in [0.2, 3], b in
+[-5, 15], c in [-5, 5]) and their mirror images (a down to -3, b down to -15).
 The target's minimum, f = -6.02074 at x = 0.75725, is certified numerically.
 """
 

@@ -1,23 +1,30 @@
-"""GP-sample pairs: source and target drawn jointly from a two-task GP.
+"""GP-sample pairs: a target and one or more sources drawn jointly from a multi-task GP.
 
 The joint prior is the intrinsic coregionalization model (ICM; Bonilla, Chai and
-Williams 2008) with an RBF kernel and task correlation ``rho``: the source is a
-draw ``g1``, the target is ``rho * g1 + sqrt(1 - rho^2) * g2`` with ``g2`` an
-independent draw. Draws are made exact and cheap with random Fourier features
-(Rahimi and Recht 2007): ``f(x) = sqrt(2/M) cos(x W + b) w`` with ``W`` from
-the kernel's spectral density, so a function is a fixed weight vector and the
-same parameters always give the same functions.
+Williams 2008) with an RBF kernel: the first source is a draw ``g0``, the target
+is ``rho_0 * g0 + sqrt(1 - rho_0^2) * u`` with ``u`` an independent draw, and
+each further source ``k`` is ``rho_k * target + sqrt(1 - rho_k^2) * v_k`` with
+``v_k`` independent draws. Draws are exact and cheap with random Fourier
+features (Rahimi and Recht 2007): ``f(x) = sqrt(2/M) cos(x W + b) w`` with
+``W`` from the kernel's spectral density, so a function is a fixed weight
+vector and the same parameters always give the same functions.
 
 Independent draws correlate by chance (with lengthscale 0.2 in 2-D, nominal
-rho = 0 was seen anywhere from -0.4 to 0.5 on 1,024 points), so ``g2`` is
-orthogonalized against ``g1`` on the shared Sobol reference set, in weight space,
-and rescaled to the same empirical variance: the *realized* Pearson correlation
-on the reference set then equals ``rho`` (to rounding).
+rho = 0 was seen anywhere from -0.4 to 0.5 on 1,024 points), so the independent
+components are orthogonalized by Gram-Schmidt in weight space, under the inner
+product of the centred function values on the shared Sobol reference set:
+``u`` against ``g0``, each ``v_k`` against ``g0``, ``u`` and the earlier
+``v_j``; each is rescaled to the empirical variance of ``g0``. The *realized*
+Pearson correlation on the reference set then equals ``rho_k`` for every source
+(to rounding), for any list of rho values (``0.9;-0.9`` is always feasible),
+and sources correlate with each other exactly as ``rho_j * rho_k`` (they are
+conditionally independent given the target).
 
-Parameters: ``rho`` in [-1, 1]; ``dim``; ``lengthscale`` of the RBF kernel on
-the unit cube; ``instance`` picks the random draw (the same instance at another
-rho keeps the same source and the same independent component, so a sweep over
-rho changes nothing but the correlation).
+Parameters: ``rho``, one value in [-1, 1] per source (``;``-separated: the
+number of sources is the number of values); ``dim``; ``lengthscale`` of the RBF
+kernel on the unit cube; ``instance`` picks the random draw (the same instance
+at another first rho keeps the same first source and independent components, so
+a sweep over rho changes nothing but the correlation).
 """
 
 from __future__ import annotations
@@ -27,8 +34,9 @@ import math
 import torch
 from torch import Tensor
 
+from bo_transfer.errors import UserError
 from bo_transfer.problems.base import DTYPE, FunctionProblem, reference_points
-from bo_transfer.problems.pair import Param, register_family
+from bo_transfer.problems.pair import Param, format_value, register_family
 from bo_transfer.seeding import derive_seed
 
 N_FEATURES = 1024
@@ -49,32 +57,57 @@ def _linear(phi: _FourierFeatures, w: Tensor):
     return lambda X: phi(X) @ w
 
 
+MAX_SOURCES = 16
+
+
+def _check_gp(params: dict) -> None:
+    if len(params["rho"]) > MAX_SOURCES:
+        raise UserError(f"at most {MAX_SOURCES} sources, got {len(params['rho'])} rho values")
+
+
 @register_family(
     "gp",
     params=[
-        Param("rho", float, 0.5, -1.0, 1.0, "task correlation of source and target"),
+        Param("rho", "floats", (0.5,), -1.0, 1.0, "correlation with the target, one per source"),
         Param("dim", int, 2, 1, 20, "input dimension"),
         Param("lengthscale", float, 0.2, 0.01, 10.0, "RBF lengthscale on the unit cube"),
         Param("instance", int, 0, 0, None, "which random draw"),
     ],
-    summary="Source and target drawn jointly from an ICM two-task GP (random Fourier features)",
+    summary="Target and sources drawn jointly from an ICM multi-task GP; exact correlation per "
+    "source (rho=0.9;-0.9: two sources)",
     citation="Bonilla, Chai, Williams. Multi-task Gaussian Process Prediction. NeurIPS 2007; "
     "Rahimi, Recht. Random Features for Large-Scale Kernel Machines. NeurIPS 2007",
-    examples=("gp:rho=0.9,dim=2", "gp:rho=0.0,dim=2", "gp:rho=-0.9,dim=2"),
+    examples=("gp:rho=0.9,dim=2", "gp:rho=0.0,dim=2", "gp:rho=-0.9,dim=2", "gp:rho=0.9;-0.9,dim=3"),
+    check=_check_gp,
 )
-def build_gp_pair(rho: float, dim: int, lengthscale: float, instance: int):
+def build_gp_pair(rho: tuple[float, ...], dim: int, lengthscale: float, instance: int):
     phi = _FourierFeatures(dim, lengthscale, derive_seed("gp-pair", dim, lengthscale, instance))
-    w_source = torch.randn(N_FEATURES, generator=phi.gen, dtype=DTYPE)
-    w_indep = torch.randn(N_FEATURES, generator=phi.gen, dtype=DTYPE)
+    # Draw order keeps single-source pairs identical to the first release.
+    w_first = torch.randn(N_FEATURES, generator=phi.gen, dtype=DTYPE)
+    w_indep = [torch.randn(N_FEATURES, generator=phi.gen, dtype=DTYPE)]
+    w_indep += [torch.randn(N_FEATURES, generator=phi.gen, dtype=DTYPE) for _ in rho[1:]]
 
     features = phi(reference_points(dim))
     features = features - features.mean(0)
-    s, u = features @ w_source, features @ w_indep
-    w_indep = w_indep - (s @ u) / (s @ s) * w_source
-    w_indep = w_indep * torch.linalg.vector_norm(s) / torch.linalg.vector_norm(features @ w_indep)
-    w_target = rho * w_source + math.sqrt(max(0.0, 1.0 - rho**2)) * w_indep
+    scale = torch.linalg.vector_norm(features @ w_first)
+    basis = [w_first]  # orthogonal under <a, b> = (F a) . (F b)
+    for k, w in enumerate(w_indep):
+        for b in basis:
+            fb = features @ b
+            w = w - (fb @ (features @ w)) / (fb @ fb) * b
+        w_indep[k] = w * scale / torch.linalg.vector_norm(features @ w)
+        basis.append(w_indep[k])
 
-    tag = f"rho={rho},dim={dim},lengthscale={lengthscale},instance={instance}"
+    def mix(r: float, w_along: Tensor, w_orth: Tensor) -> Tensor:
+        return r * w_along + math.sqrt(max(0.0, 1.0 - r**2)) * w_orth
+
+    w_target = mix(rho[0], w_first, w_indep[0])
+    w_sources = [w_first] + [mix(r, w_target, v) for r, v in zip(rho[1:], w_indep[1:])]
+
+    tag = f"rho={format_value(rho)},dim={dim},lengthscale={lengthscale},instance={instance}"
     target = FunctionProblem(_linear(phi, w_target), dim, f"gp-target({tag})")
-    source = FunctionProblem(_linear(phi, w_source), dim, f"gp-source({tag})")
-    return target, [source]
+    sources = [
+        FunctionProblem(_linear(phi, w), dim, f"gp-source{k}({tag})")
+        for k, w in enumerate(w_sources)
+    ]
+    return target, sources

@@ -57,6 +57,8 @@ class RunSpec:
     n_source: int
     options: dict[str, Any] = field(default_factory=dict)
     label: str = ""  # how the method is shown in tables; defaults to its name
+    source_design: str = "sobol"  # "sobol" or "trajectory" (see TransferPair.source_data)
+    source_noise: float = 0.0  # source noise std as a fraction of the source's range
 
     @property
     def method_label(self) -> str:
@@ -64,19 +66,20 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        """Hash of (pair, method + options, seed, budget, n_init, n_source)."""
-        payload = json.dumps(
-            [
-                self.pair,
-                self.method,
-                self.options,
-                self.seed,
-                self.budget,
-                self.n_init,
-                self.n_source,
-            ],
-            sort_keys=True,
-        )
+        """Hash of (pair, method + options, seed, budget, n_init, n_source, source options)."""
+        fields: list[Any] = [
+            self.pair,
+            self.method,
+            self.options,
+            self.seed,
+            self.budget,
+            self.n_init,
+            self.n_source,
+        ]
+        # Default source options leave the key as it was before they existed.
+        if (self.source_design, self.source_noise) != ("sobol", 0.0):
+            fields += [self.source_design, self.source_noise]
+        payload = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -139,12 +142,17 @@ def _run(spec: RunSpec, result: RunResult) -> None:
     method = make_method(spec.method, spec.options)
     run_seed = derive_seed("run", spec.pair, spec.seed)
     result.metadata.update(
-        method=method.config(), repaired_proposals=0, nonfinite_values=0, sobol_fallbacks=0
+        method=method.config(),
+        repaired_proposals=0,
+        nonfinite_values=0,
+        sobol_fallbacks=0,
+        source_design=spec.source_design,
+        source_noise=spec.source_noise,
     )
 
     X = torch.empty(0, pair.dim, dtype=DTYPE)
     y = torch.empty(0, dtype=DTYPE)
-    sources = pair.source_data(spec.seed, spec.n_source)
+    sources = pair.source_data(spec.seed, spec.n_source, spec.source_design, spec.source_noise)
 
     def evaluate(points: torch.Tensor, started: float) -> None:
         nonlocal X, y

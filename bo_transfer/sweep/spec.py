@@ -7,6 +7,8 @@ Format (DESIGN.md contract)::
     budget = 16                # target evaluations, initial design included
     n_init = 4
     n_source = 32              # optional: source points per source
+    source_design = "sobol"    # optional: "sobol" or "trajectory" (a cold GP-EI run's points)
+    source_noise = 0.0         # optional: source noise std, fraction of the source's range
     pairs = ["gp:rho=0.9,dim=2", "forrester"]
     methods = ["cold-gp", "prior-mean"]
 
@@ -27,7 +29,12 @@ from typing import Any
 
 from bo_transfer.errors import SpecError, UserError
 from bo_transfer.methods.base import make_method
-from bo_transfer.problems.pair import DEFAULT_N_SOURCE, FAMILIES, canonical_pair_name
+from bo_transfer.problems.pair import (
+    DEFAULT_N_SOURCE,
+    FAMILIES,
+    SOURCE_DESIGNS,
+    canonical_pair_name,
+)
 from bo_transfer.registry import closest
 from bo_transfer.sweep.runner import RunSpec
 
@@ -36,7 +43,17 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TOP_LEVEL_KEYS = ("name", "seeds", "budget", "n_init", "n_source", "pairs", "methods")
+TOP_LEVEL_KEYS = (
+    "name",
+    "seeds",
+    "budget",
+    "n_init",
+    "n_source",
+    "source_design",
+    "source_noise",
+    "pairs",
+    "methods",
+)
 REQUIRED_KEYS = ("seeds", "budget", "n_init", "pairs", "methods")
 
 
@@ -58,6 +75,8 @@ class Sweep:
     pairs: tuple[str, ...]  # canonical names
     methods: tuple[MethodEntry, ...]
     n_source: int = DEFAULT_N_SOURCE
+    source_design: str = "sobol"
+    source_noise: float = 0.0
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Sweep:
@@ -94,24 +113,46 @@ class Sweep:
         budget = _positive_int(data, "budget", problems)
         n_init = _positive_int(data, "n_init", problems)
         n_source = _positive_int(data, "n_source", problems, default=DEFAULT_N_SOURCE)
+        source_design, source_noise = _source_options(data, problems)
         if budget is not None and n_init is not None and n_init > budget:
             problems.append(f"n_init: {n_init} is larger than budget {budget}")
         pairs = _pairs(data.get("pairs", []), problems)
         methods = _methods(data.get("methods", []), problems)
         if problems:
             raise SpecError(problems)
-        return cls(name, seeds, budget, n_init, pairs, methods, n_source)
+        return cls(
+            name, seeds, budget, n_init, pairs, methods, n_source, source_design, source_noise
+        )
 
     def runs(self) -> list[RunSpec]:
         """Every run of the sweep, in pair, method, seed order."""
         return [
-            RunSpec(pair, m.name, seed, self.budget, self.n_init, self.n_source, m.options, m.label)
+            RunSpec(
+                pair,
+                m.name,
+                seed,
+                self.budget,
+                self.n_init,
+                self.n_source,
+                m.options,
+                m.label,
+                self.source_design,
+                self.source_noise,
+            )
             for pair, m, seed in itertools.product(self.pairs, self.methods, self.seeds)
         ]
 
     def to_json(self) -> str:
+        # Source options appear only when set, so specs written before they
+        # existed keep their stored JSON (and their sweep directories).
+        extra = {}
+        if self.source_design != "sobol":
+            extra["source_design"] = self.source_design
+        if self.source_noise != 0.0:
+            extra["source_noise"] = self.source_noise
         return json.dumps(
             {
+                **extra,
                 "name": self.name,
                 "seeds": list(self.seeds),
                 "budget": self.budget,
@@ -138,6 +179,22 @@ def _positive_int(
         problems.append(f"{key}: must be a positive integer, got {v!r}")
         return None
     return v
+
+
+def _source_options(data: dict, problems: list[str]) -> tuple[str, float]:
+    design = data.get("source_design", "sobol")
+    if design not in SOURCE_DESIGNS:
+        problems.append(
+            f"source_design: must be one of {', '.join(SOURCE_DESIGNS)}, got {design!r}"
+        )
+        design = "sobol"
+    noise = data.get("source_noise", 0.0)
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < 1e6:
+        problems.append(
+            f"source_noise: must be a number >= 0 (a fraction of the range), got {noise!r}"
+        )
+        noise = 0.0
+    return design, float(noise)
 
 
 def _seeds(v: Any, problems: list[str]) -> tuple[int, ...]:

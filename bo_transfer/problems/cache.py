@@ -1,0 +1,72 @@
+"""A disk cache of certified optima, shared by every process of a machine.
+
+Certifying an optimum (dense Sobol search plus local polishing) costs about a
+second per GP-sample problem and is repeated by every worker process of every
+sweep; the answer depends only on the problem, so it is cached on disk.
+
+Entries are keyed by the problem's cache key (canonical pair name, the
+problem's role in the pair, and the family's code version: bumping a family's
+``version`` invalidates its entries). Each entry is one small JSON file, written
+to a temporary file in the same directory and renamed into place, so several
+processes writing the same entry at once never leave a torn file behind.
+
+The directory is ``$BO_TRANSFER_CACHE`` if set, else
+``$XDG_CACHE_HOME/bo_transfer`` (``~/.cache/bo_transfer`` by default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+#: Bump when the certification procedure itself changes (every entry is stale then).
+CERTIFY_VERSION = "1"
+
+
+def cache_dir() -> Path:
+    """Where cached optima live; ``BO_TRANSFER_CACHE`` overrides the default."""
+    override = os.environ.get("BO_TRANSFER_CACHE")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "bo_transfer"
+
+
+def _entry_path(key: str) -> Path:
+    digest = hashlib.sha256(f"{CERTIFY_VERSION}\x1f{key}".encode()).hexdigest()[:32]
+    return cache_dir() / "optima" / f"{digest}.json"
+
+
+def load_optimum(key: str) -> dict | None:
+    """The cached entry for ``key`` (``{"value", "x", "how"}``), or None.
+
+    A missing, unreadable or foreign entry counts as a miss: the cache is an
+    accelerator, never a source of truth that could fail a run.
+    """
+    try:
+        entry = json.loads(_entry_path(key).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(entry, dict) or entry.get("key") != key:
+        return None
+    return entry
+
+
+def store_optimum(key: str, value: float, x: tuple[float, ...], how: str) -> None:
+    """Write an entry atomically; a read-only or full disk is silently skipped."""
+    path = _entry_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump({"key": key, "value": value, "x": list(x), "how": how}, fh)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        return

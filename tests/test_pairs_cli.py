@@ -1,0 +1,53 @@
+"""``bo-transfer list pairs`` and ``show`` over the whole registry."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from bo_transfer.cli import main
+from bo_transfer.problems import FAMILIES
+
+
+def test_list_pairs_csv_has_one_row_per_source_of_every_example(capsys):
+    assert main(["list", "pairs", "--format", "csv"]) == 0
+    df = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(df.columns[:8]) == [
+        "name",
+        "family",
+        "dim",
+        "n_sources",
+        "source",
+        "pearson",
+        "spearman",
+        "optimum_distance",
+    ]
+    assert set(df["family"]) == set(FAMILIES.names())
+    counts = df.groupby("name").agg(rows=("source", "size"), n=("n_sources", "first"))
+    assert (counts["rows"] == counts["n"]).all()
+    two = df[df["name"] == "gp:rho=0.9;-0.9,dim=3,lengthscale=0.2,instance=0"]
+    assert two["pearson"].round(2).tolist() == [0.9, -0.9]
+    assert df["citation"].notna().all()
+
+
+def test_show_draws_a_higher_dimensional_pair_as_a_scatter(tmp_path, capsys):
+    out = tmp_path / "h.png"
+    assert main(["show", "hartmann:dim=3,shift=0.2", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert out.stat().st_size > 10_000
+    assert "hartmann:dim=3,n_sources=1,shift=0.2,sign=1,instance=0 source 0: pearson" in text
+
+
+def test_literature_spec_covers_every_builtin_family_once():
+    from pathlib import Path
+
+    from bo_transfer.problems.pair import split_pair_name
+    from bo_transfer.sweep import Sweep
+
+    spec = Path(__file__).resolve().parents[1] / "benchmarks" / "literature.toml"
+    sweep = Sweep.from_toml(spec)
+    families = [split_pair_name(p)[0] for p in sweep.pairs]
+    builtin = {"gp", "forrester", "branin", "hartmann", "alpine", "shift", "hpo", "negate"}
+    assert sorted(families) == sorted(builtin)
+    assert {m.name for m in sweep.methods} >= {"random", "cold-gp"}
