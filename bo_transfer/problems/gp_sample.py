@@ -60,6 +60,7 @@ def _linear(phi: _FourierFeatures, w: Tensor):
     summary="Source and target drawn jointly from an ICM two-task GP (random Fourier features)",
     citation="Bonilla, Chai, Williams. Multi-task Gaussian Process Prediction. NeurIPS 2007; "
     "Rahimi, Recht. Random Features for Large-Scale Kernel Machines. NeurIPS 2007",
+    bib_key="bonilla2007multitask,rahimi2007random",
     examples=("gp:rho=0.9,dim=2", "gp:rho=0.0,dim=2", "gp:rho=-0.9,dim=2"),
 )
 def build_gp_pair(rho: float, dim: int, lengthscale: float, instance: int):

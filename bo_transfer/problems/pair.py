@@ -84,6 +84,8 @@ class PairFamily:
     summary: str
     citation: str
     examples: tuple[str, ...] = ()
+    #: BibTeX keys in ``bo_transfer/references.bib`` (comma-separated).
+    bib_key: str = ""
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -112,12 +114,14 @@ def register_family(
     summary: str,
     citation: str,
     examples: Sequence[str] = (),
+    bib_key: str = "",
 ) -> Callable:
     """Decorator registering a ``build(**params) -> (target, sources)`` function."""
 
     def decorator(build: Callable) -> Callable:
         FAMILIES.add(
-            name, PairFamily(name, tuple(params), build, summary, citation, tuple(examples))
+            name,
+            PairFamily(name, tuple(params), build, summary, citation, tuple(examples), bib_key),
         )
         return build
 
