@@ -24,17 +24,22 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.8em; }
 """
 
 
-def figure_data_uri(fig: Figure, dpi: int = 110) -> str:
-    """A PNG ``data:`` URI of ``fig`` (embeds the image in the page)."""
+def png_bytes(fig: Figure, dpi: int = 130) -> bytes:
+    """``fig`` rendered as PNG."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def data_uri(png: bytes) -> str:
+    """A PNG ``data:`` URI (embeds the image in the page)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def render_page(
     title: str,
     sections: list[tuple[str, str]],
-    figures: list[tuple[str, str, Figure]],
+    figures: list[tuple[str, str, Figure | bytes]],
 ) -> str:
     """The page's HTML.
 
@@ -42,7 +47,8 @@ def render_page(
         title: the page title (plain text).
         sections: ``(heading, html body)`` pairs shown first, in order; bodies
             are trusted HTML built by this package (tables are escaped there).
-        figures: ``(heading, caption, figure)`` triples, each embedded as PNG.
+        figures: ``(heading, caption, figure or its PNG bytes)`` triples, each
+            embedded as PNG.
     """
     parts = [
         "<!DOCTYPE html>",
@@ -53,9 +59,10 @@ def render_page(
     for heading, body in sections:
         parts.append(f"<section><h2>{html.escape(heading)}</h2>{body}</section>")
     for heading, caption, fig in figures:
+        png = fig if isinstance(fig, bytes) else png_bytes(fig)
         parts.append(
             f"<section><h2>{html.escape(heading)}</h2><figure>"
-            f'<img src="{figure_data_uri(fig)}" alt="{html.escape(heading)}">'
+            f'<img src="{data_uri(png)}" alt="{html.escape(heading)}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure></section>"
         )
     parts.append("</body></html>")

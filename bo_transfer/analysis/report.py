@@ -7,6 +7,7 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -19,7 +20,7 @@ from bo_transfer.analysis.figures import (
     plot_regret,
     plot_transfer_gain,
 )
-from bo_transfer.analysis.page import render_page
+from bo_transfer.analysis.page import png_bytes, render_page
 from bo_transfer.analysis.ranking import CriticalDifference, critical_difference
 from bo_transfer.analysis.stats import ALPHA, method_aggregates, summarize
 from bo_transfer.analysis.tables import to_csv, to_html, to_latex, to_markdown
@@ -67,8 +68,9 @@ class Report:
             self.table, self.caption, cites, caption_tex=rf"Statistics: \cite{{{','.join(keys)}}}."
         )
 
-    def html(self) -> str:
-        """``index.html``: tables and figures on one self-contained page."""
+    def html(self, pngs: dict[str, bytes] | None = None) -> str:
+        """``index.html``: tables and figures on one self-contained page
+        (``pngs``: figures already rendered, by file stem)."""
         sections = [("Transfer verdicts", to_html(self.table) + _p(self.caption))]
         for budget, t in self.at.items():
             sections.append((f"At {budget} evaluations", to_html(t)))
@@ -86,7 +88,9 @@ class Report:
                 f"<ul>{refs}</ul><pre>{html.escape(self.refs.bibtex())}</pre>",
             )
         )
-        return render_page("bo_transfer report", sections, list(self.figures.values()))
+        pngs = pngs or {}
+        figures = [(h, c, pngs.get(stem, fig)) for stem, (h, c, fig) in self.figures.items()]
+        return render_page("bo_transfer report", sections, figures)
 
     def write(self, out: str | Path, dpi: int = 130) -> list[Path]:
         """Write every file to ``out`` (created); returns the paths written."""
@@ -106,11 +110,13 @@ class Report:
         for name, text in texts.items():
             (out / name).write_text(text, encoding="utf-8")
             written.append(out / name)
+        pngs = {}
         for stem, (_, _, fig) in self.figures.items():
-            for ext in ("png", "pdf"):
-                fig.savefig(out / f"{stem}.{ext}", dpi=dpi)
-                written.append(out / f"{stem}.{ext}")
-        (out / "index.html").write_text(self.html(), encoding="utf-8")
+            pngs[stem] = png_bytes(fig, dpi)
+            (out / f"{stem}.png").write_bytes(pngs[stem])
+            fig.savefig(out / f"{stem}.pdf")
+            written += [out / f"{stem}.png", out / f"{stem}.pdf"]
+        (out / "index.html").write_text(self.html(pngs), encoding="utf-8")
         written.append(out / "index.html")
         return written
 
@@ -127,6 +133,28 @@ def pair_diagnostics(df: pd.DataFrame) -> pd.DataFrame:
     """One row per pair: family and the stored alignment diagnostics."""
     cols = [c for c in ("n_sources", "pearson", "spearman", "optimum_distance") if c in df]
     return df.groupby(C.PAIR, sort=True)[[C.FAMILY, *cols]].first().reset_index()
+
+
+def power_note(table: pd.DataFrame, alpha: float = ALPHA) -> str:
+    """A warning when no verdict of ``table`` can be significant.
+
+    With ``n`` paired seeds, the smallest p-value of an exact one-sided Wilcoxon
+    signed-rank test is ``2**-n`` (every difference has the same sign); Holm
+    over ``m`` tests rejects nothing unless the smallest p is below
+    ``alpha / m``. Empty when some comparison can reach significance.
+    """
+    tested = table[table["verdict"] != "baseline"]
+    if tested.empty:
+        return ""
+    m = 2 * len(tested)
+    n = int(tested["n_seeds"].max())
+    if 2.0**-n * m < alpha:
+        return ""
+    need = int(np.ceil(np.log2(m / alpha)))
+    return (
+        f"Note: with {n} seeds no verdict can be significant (smallest one-sided Wilcoxon "
+        f"p = 2^-{n}, Holm over {m} tests needs < {alpha / m:.2g}); {need} or more seeds needed."
+    )
 
 
 def build_report(
@@ -170,6 +198,9 @@ def build_report(
         f"Effect: median paired difference of log10 regret vs the baseline (negative = better); "
         f"P(better): fraction of seeds where the method beat the baseline."
     )
+    power = power_note(table, alpha)
+    if power:
+        caption += " " + power
 
     figures: dict[str, tuple[str, str, Figure]] = {
         "regret_curves": (
