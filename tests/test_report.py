@@ -296,3 +296,14 @@ def test_report_at_budgets_from_the_command_line(tiny_results, tmp_path, capsys)
     for bad, word in (("4,x", "'x'"), ("0", "outside 1..6"), ("7", "outside 1..6")):
         code, _, err = run_cli(capsys, "report", str(tiny_results), "--at", bad)
         assert code == 2 and word in err and err.count("\n") == 1
+
+
+def test_citation_cff_names_the_package_and_its_version():
+    from importlib.metadata import version
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "CITATION.cff").read_text()
+    fields = dict(re.findall(r"^([a-z-]+):[ ]*(.*)$", text, flags=re.M))
+    for required in ("cff-version", "message", "title", "authors", "type"):
+        assert required in fields, required
+    assert fields["version"] == version("bo_transfer")
