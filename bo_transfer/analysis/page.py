@@ -10,12 +10,13 @@ import io
 from matplotlib.figure import Figure
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
 table.report { border-collapse: collapse; font-size: 0.85em; }
 table.report th, table.report td { border-bottom: 1px solid #ddd; padding: 0.25em 0.6em;
   text-align: right; white-space: nowrap; }
 table.report th:nth-child(-n+2), table.report td:nth-child(-n+2) { text-align: left; }
+table.report td:first-child { white-space: normal; overflow-wrap: anywhere; max-width: 16em; }
 tr.negative td { background: #fde2e1; } tr.positive td { background: #e2f5e4; }
 tr.baseline td { font-style: italic; }
 figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; }
