@@ -87,6 +87,8 @@ def plot_transfer_gain(
     median paired difference of log10 regret against the baseline, so above 0
     the warm start helped and below 0 it hurt (negative transfer). Filled
     markers are significant verdicts (Holm-corrected), hollow ones neutral.
+    Pairs with the same correlation (e.g. several instances) share one point:
+    the median gain, filled when most of their verdicts are significant.
     """
     rows = table[table["verdict"] != "baseline"].merge(
         diagnostics[[C.PAIR, correlation]], on=C.PAIR

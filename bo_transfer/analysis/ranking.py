@@ -12,7 +12,7 @@ from scipy import stats
 
 from bo_transfer import columns as C
 from bo_transfer.analysis.regret import run_metrics
-from bo_transfer.analysis.stats import ALPHA, METRICS, _check_metric
+from bo_transfer.analysis.stats import ALPHA, _check_metric
 
 
 @dataclass(frozen=True)
@@ -101,4 +101,4 @@ def critical_difference(
     )
 
 
-__all__ = ["METRICS", "CriticalDifference", "critical_difference", "nemenyi_cd"]
+__all__ = ["CriticalDifference", "critical_difference", "nemenyi_cd"]

@@ -191,9 +191,7 @@ def verdicts(
         ``p_improve`` (the fraction of seeds where the method beat the baseline,
         ties counted one half) and ``verdict``.
     """
-    return verdicts_from_runs(
-        run_metrics(truncate(df, budget) if budget else df), baseline, metric, alpha
-    )
+    return verdicts_from_runs(run_metrics(df, budget=budget), baseline, metric, alpha)
 
 
 def _group_ci(per_run: pd.DataFrame, col: str, keys: list[str], n_boot: int) -> pd.DataFrame:
