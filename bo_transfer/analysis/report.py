@@ -93,7 +93,8 @@ class Report:
         return render_page("bo_transfer report", sections, figures)
 
     def write(self, out: str | Path, dpi: int = 130) -> list[Path]:
-        """Write every file to ``out`` (created); returns the paths written."""
+        """Write every file to ``out`` (created); returns the paths written.
+        Fixes each figure's layout as drawn for its PNG."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         texts = {
@@ -114,6 +115,10 @@ class Report:
         for stem, (_, _, fig) in self.figures.items():
             pngs[stem] = png_bytes(fig, dpi)
             (out / f"{stem}.png").write_bytes(pngs[stem])
+            # The PNG's draw placed the axes (constrained layout, in inches, the
+            # same for any dpi); keeping them spares the PDF a second layout pass,
+            # the slowest part of a many-panel figure.
+            fig.set_layout_engine("none")
             fig.savefig(out / f"{stem}.pdf")
             written += [out / f"{stem}.png", out / f"{stem}.pdf"]
         (out / "index.html").write_text(self.html(pngs), encoding="utf-8")
