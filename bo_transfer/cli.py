@@ -155,15 +155,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_RUNS_FAILED if summary.failed else EXIT_OK
 
 
+def _parse_budgets(text: str | None, largest: int) -> tuple[int, ...]:
+    """``--at 10,25,50`` -> (10, 25, 50); each within 1..largest (the smallest run budget)."""
+    if not text:
+        return ()
+    out = []
+    for part in text.split(","):
+        try:
+            b = int(part)
+        except ValueError:
+            raise UserError(
+                f"--at: {part.strip()!r} is not an integer; use e.g. --at 10,25"
+            ) from None
+        if not 1 <= b <= largest:
+            raise UserError(f"--at: budget {b} is outside 1..{largest} (the smallest run budget)")
+        out.append(b)
+    return tuple(sorted(set(out)))
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    from bo_transfer.analysis import (
-        load_results,
-        plot_regret,
-        summarize,
-        to_csv,
-        to_latex,
-        to_markdown,
-    )
+    from bo_transfer.analysis import build_report, load_results, to_csv
 
     df = load_results(args.dir)
     if df.empty:
@@ -173,33 +184,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UserError(
             f"--baseline {args.baseline!r} is not in the results; methods: {', '.join(methods)}"
         )
-    table = summarize(df, baseline=args.baseline, metric=args.metric)
-    metric = "area under the log10-regret curve" if args.metric == "auc" else "final regret"
-    caption = (
-        f"Budget {int(df['budget'].max())} evaluations, {int(table['n_seeds'].max())} seeds. "
-        f"Verdict vs {args.baseline}: paired one-sided Wilcoxon signed-rank tests on the {metric}, "
-        f"Holm-corrected over the table, alpha 0.05 (+ positive, - negative transfer)."
-    )
-    texts = {
-        "markdown": to_markdown(table),
-        "latex": to_latex(table, caption),
-        "csv": to_csv(table),
-    }
+    at = _parse_budgets(args.at, int(df.groupby("run_key")["iteration"].max().min()))
+    report = build_report(df, baseline=args.baseline, metric=args.metric, at=at)
     out = Path(args.out or Path(args.dir) / "report")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "table.md").write_text(texts["markdown"] + f"\n{caption}\n")
-    (out / "table.tex").write_text(texts["latex"])
-    (out / "table.csv").write_text(texts["csv"])
-    fig = plot_regret(df)
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"regret_curves.{ext}", dpi=130)
+    written = report.write(out)
+    texts = {"markdown": report.markdown(), "latex": report.latex(), "csv": to_csv(report.table)}
     print(texts[args.format], end="")
-    if args.format == "markdown":
-        print(f"\n{caption}")
-    print(
-        f"wrote {out}/table.md, table.tex, table.csv, regret_curves.png, regret_curves.pdf",
-        file=sys.stderr,
-    )
+    print(f"wrote {', '.join(p.name for p in written)} to {out}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -278,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown")
     s.add_argument("--baseline", default="cold-gp")
     s.add_argument("--metric", choices=["auc", "final"], default="auc")
+    s.add_argument(
+        "--at", help="also judge the runs at these budgets (evaluations), e.g. --at 10,25,50"
+    )
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("export", help="the tidy per-iteration table")

@@ -16,6 +16,9 @@ LOG_REGRET = "log10_normalized_regret"
 ELAPSED_S = "elapsed_s"
 RUN_KEY = "run_key"
 OPTIMAL_VALUE = "optimal_value"
+#: Extra analysis measure (not an export contract column): regret over the median
+#: regret of ``random`` on the same pair at the same iteration (1 = random search).
+RANDOM_NORMALIZED_REGRET = "random_normalized_regret"
 
 EXPORT_COLUMNS = [PAIR, FAMILY, METHOD, SEED, ITERATION, Y, BEST_Y, REGRET, NORMALIZED_REGRET]
 

@@ -12,6 +12,7 @@ from bo_transfer.analysis import (
     to_csv,
     to_latex,
     to_markdown,
+    verdicts,
 )
 from bo_transfer.analysis.regret import REGRET_FLOOR
 
@@ -132,7 +133,7 @@ def test_aa_calibration_negative_rate_is_at_most_nominal():
                         "value_range": 1.0,
                     }
                 )
-        table = summarize(add_regret(pd.DataFrame(rows))).set_index(C.METHOD)
+        table = verdicts(add_regret(pd.DataFrame(rows))).set_index(C.METHOD)
         flags += table.loc["other", "verdict"] == "negative"
     assert flags / n_rep <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / n_rep)
 

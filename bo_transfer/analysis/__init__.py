@@ -1,19 +1,62 @@
 """Analysis: regret, statistics, tables and figures. DataFrame in, object out."""
 
-from bo_transfer.analysis.figures import plot_regret
-from bo_transfer.analysis.regret import REGRET_FLOOR, add_regret, load_results, run_metrics
-from bo_transfer.analysis.stats import holm, summarize
-from bo_transfer.analysis.tables import to_csv, to_latex, to_markdown
+from bo_transfer.analysis.citations import References, references
+from bo_transfer.analysis.figures import (
+    method_colors,
+    plot_critical_difference,
+    plot_mean_rank,
+    plot_regret,
+    plot_transfer_gain,
+)
+from bo_transfer.analysis.ranking import CriticalDifference, critical_difference, nemenyi_cd
+from bo_transfer.analysis.regret import (
+    REGRET_FLOOR,
+    add_random_normalized,
+    add_regret,
+    load_results,
+    run_metrics,
+    truncate,
+)
+from bo_transfer.analysis.report import Report, build_report
+from bo_transfer.analysis.stats import (
+    bootstrap_iqm_ci,
+    holm,
+    iqm,
+    method_aggregates,
+    rank_curves,
+    summarize,
+    verdicts,
+)
+from bo_transfer.analysis.tables import to_csv, to_html, to_latex, to_markdown
 
 __all__ = [
     "REGRET_FLOOR",
+    "CriticalDifference",
+    "References",
+    "Report",
+    "add_random_normalized",
     "add_regret",
+    "bootstrap_iqm_ci",
+    "build_report",
+    "critical_difference",
     "holm",
+    "iqm",
     "load_results",
+    "method_aggregates",
+    "method_colors",
+    "nemenyi_cd",
+    "plot_critical_difference",
+    "plot_mean_rank",
     "plot_regret",
+    "plot_transfer_gain",
+    "rank_curves",
+    "references",
     "run_metrics",
     "summarize",
     "to_csv",
+    "to_html",
     "to_latex",
     "to_markdown",
+    "truncate",
+    "verdicts",
 ]

@@ -65,15 +65,76 @@ def load_results(directory: str | Path) -> pd.DataFrame:
     return df[first + rest].sort_values([C.PAIR, C.METHOD, C.SEED, C.ITERATION], ignore_index=True)
 
 
-def run_metrics(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per run: final regret, final normalized regret and ``auc`` (the mean
-    over iterations of log10 normalized regret, i.e. the area under the
-    log-regret curve per evaluation: anytime performance)."""
-    g = df.sort_values(C.ITERATION).groupby([C.PAIR, C.METHOD, C.SEED], sort=True)
-    return pd.DataFrame(
+def run_metrics(df: pd.DataFrame, budget: int | None = None) -> pd.DataFrame:
+    """One row per run (``pair, method, seed``) at its last iteration, or at
+    ``budget`` evaluations when given.
+
+    Columns: ``final_regret``, ``final_normalized_regret``,
+    ``final_log10_regret`` (log10 of the floored normalized regret),
+    ``final_random_normalized_regret`` (when ``df`` has that column), and
+    ``auc``: the mean over iterations of log10 normalized regret, i.e. the area
+    under the log-regret curve per evaluation (anytime performance). The run's
+    diagnostics (``family``, ``pearson``, ...) are carried when present.
+    """
+    if budget is not None:
+        df = truncate(df, budget)
+    keys = [C.PAIR, C.METHOD, C.SEED]
+    # The row of each run's last iteration: ``groupby.last`` would skip NaN and
+    # silently take an earlier iteration's value.
+    last = df.loc[df.groupby(keys, sort=False)[C.ITERATION].idxmax()].set_index(keys)
+    out = pd.DataFrame(
         {
-            "final_regret": g[C.REGRET].last(),
-            "final_normalized_regret": g[C.NORMALIZED_REGRET].last(),
-            "auc": g[C.LOG_REGRET].mean(),
+            "final_regret": last[C.REGRET],
+            "final_normalized_regret": last[C.NORMALIZED_REGRET],
+            "final_log10_regret": last[C.LOG_REGRET],
         }
-    ).reset_index()
+    )
+    if C.RANDOM_NORMALIZED_REGRET in last:
+        out["final_random_normalized_regret"] = last[C.RANDOM_NORMALIZED_REGRET]
+    out["auc"] = df.groupby(keys, sort=False)[C.LOG_REGRET].mean()
+    for col in RUN_LEVEL_COLUMNS:
+        if col in last:
+            out[col] = last[col]
+    return out.sort_index().reset_index()
+
+
+#: Run-level columns of the tidy table that ``run_metrics`` carries along.
+RUN_LEVEL_COLUMNS = (
+    C.FAMILY,
+    "method_name",
+    "budget",
+    "n_sources",
+    "pearson",
+    "spearman",
+    "optimum_distance",
+)
+
+
+def truncate(df: pd.DataFrame, budget: int) -> pd.DataFrame:
+    """The tidy table as if every run had stopped after ``budget`` evaluations
+    (initial design included): rows with ``iteration <= budget``."""
+    return df[df[C.ITERATION] <= budget]
+
+
+def add_random_normalized(df: pd.DataFrame, reference: str = "random") -> pd.DataFrame:
+    """Add ``random_normalized_regret``: regret divided by the median regret of
+    the ``reference`` method (default ``random``) on the same pair at the same
+    iteration, so 0 is the optimum and 1 is what random search reaches with the
+    same budget (in the spirit of Bayesmark's normalized score; Turner et al.,
+    "Bayesian Optimization is Superior to Random Search for Machine Learning
+    Hyperparameter Tuning", NeurIPS 2020 competition, arXiv:2104.10201).
+
+    This is an extra measure: the contract column ``normalized_regret`` (regret
+    over the target's range) is unchanged. The value is NaN where the sweep has
+    no ``reference`` runs for the pair, or where their median regret is 0
+    (random search found the optimum: nothing to normalize by).
+    """
+    out = df.copy()
+    ref = df[df[C.METHOD] == reference]
+    if ref.empty:
+        out[C.RANDOM_NORMALIZED_REGRET] = np.nan
+        return out
+    median = ref.groupby([C.PAIR, C.ITERATION])[C.REGRET].median().rename("_ref")
+    denom = out.join(median, on=[C.PAIR, C.ITERATION])["_ref"]
+    out[C.RANDOM_NORMALIZED_REGRET] = out[C.REGRET] / denom.where(denom > 0)
+    return out

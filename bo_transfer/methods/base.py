@@ -45,6 +45,9 @@ class Method(ABC):
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     citation: ClassVar[str] = ""
+    #: BibTeX keys in ``bo_transfer/references.bib`` (comma-separated); see
+    #: :mod:`bo_transfer.analysis.citations`.
+    bib_key: ClassVar[str] = ""
 
     def __init__(self) -> None:
         self.timings = {"fit_s": 0.0, "acq_s": 0.0}
@@ -121,13 +124,16 @@ class Method(ABC):
 METHODS: Registry[type[Method]] = Registry("method", group="bo_transfer.methods")
 
 
-def register_method(name: str, summary: str = "", citation: str = "") -> Callable:
+def register_method(
+    name: str, summary: str = "", citation: str = "", bib_key: str = ""
+) -> Callable:
     """Class decorator registering a :class:`Method` subclass under ``name``."""
 
     def decorator(cls: type[Method]) -> type[Method]:
         cls.name = name
         cls.summary = summary or (inspect.getdoc(cls) or "").split("\n")[0]
         cls.citation = citation
+        cls.bib_key = bib_key
         METHODS.add(name, cls)
         return cls
 

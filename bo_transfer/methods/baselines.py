@@ -12,6 +12,7 @@ from bo_transfer.problems.base import sobol
     "random",
     summary="Quasi-random search: continues the run's scrambled Sobol sequence",
     citation="Bergstra, Bengio. Random Search for Hyper-Parameter Optimization. JMLR 2012",
+    bib_key="bergstra2012random",
 )
 class RandomSearch(Method):
     """Point ``n`` is the ``n``-th point of the run's Sobol sequence, so the initial
@@ -29,6 +30,7 @@ class RandomSearch(Method):
     summary="GP (SingleTaskGP) + LogEI on the target data only",
     citation="Ament et al. Unexpected Improvements to Expected Improvement for "
     "Bayesian Optimization. NeurIPS 2023",
+    bib_key="ament2023unexpected",
 )
 class ColdGP(Method):
     """Standard GP-based BO with log expected improvement; the cold-start baseline."""

@@ -14,6 +14,7 @@ from bo_transfer.problems.base import sobol
     summary="Initial design = the best source points, then cold-gp",
     citation="Feurer, Springenberg, Hutter. Initializing Bayesian Hyperparameter "
     "Optimization via Meta-Learning. AAAI 2015",
+    bib_key="feurer2015initializing",
 )
 class InitTransfer(Method):
     """The initial design takes the best observed points of the sources, in turn

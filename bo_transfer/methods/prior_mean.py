@@ -55,6 +55,7 @@ class SourceMean(Mean):
     summary="Target GP with the sources' posterior mean as prior mean (residual model)",
     citation="Wang et al. Pre-trained Gaussian Processes for Bayesian Optimization. "
     "JMLR 2024; Perrone et al. Scalable Hyperparameter Transfer Learning. NeurIPS 2018",
+    bib_key="wang2024pretrained,perrone2018scalable",
 )
 class PriorMean(Method):
     """A GP is fitted to each source once per run (values negated for BoTorch and

@@ -32,6 +32,7 @@ def forrester(X: torch.Tensor) -> torch.Tensor:
     ],
     summary="Forrester function; source = a*target + b*(x-0.5) - c (a<0: anti-correlated)",
     citation="Forrester, Sobester, Keane. Engineering Design via Surrogate Modelling. Wiley 2008",
+    bib_key="forrester2008engineering",
     examples=("forrester:a=0.5,b=10.0,c=5.0", "forrester:a=-1.0,b=0.0,c=0.0"),
 )
 def build_forrester_pair(a: float, b: float, c: float):

@@ -77,6 +77,7 @@ def _check_gp(params: dict) -> None:
     "source (rho=0.9;-0.9: two sources)",
     citation="Bonilla, Chai, Williams. Multi-task Gaussian Process Prediction. NeurIPS 2007; "
     "Rahimi, Recht. Random Features for Large-Scale Kernel Machines. NeurIPS 2007",
+    bib_key="bonilla2007multitask,rahimi2007random",
     examples=("gp:rho=0.9,dim=2", "gp:rho=0.0,dim=2", "gp:rho=-0.9,dim=2", "gp:rho=0.9;-0.9,dim=3"),
     check=_check_gp,
 )

@@ -139,6 +139,8 @@ class PairFamily:
     # disables the disk cache (user-built pairs: their code changes unannounced).
     version: str = "1"
     check: Callable[[dict], None] | None = None  # cross-parameter validation, raises UserError
+    #: BibTeX keys in ``bo_transfer/references.bib`` (comma-separated).
+    bib_key: str = ""
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -176,6 +178,7 @@ def register_family(
     examples: Sequence[str] = (),
     version: str = "1",
     check: Callable[[dict], None] | None = None,
+    bib_key: str = "",
 ) -> Callable:
     """Decorator registering a ``build(**params) -> (target, sources)`` function.
 
@@ -187,7 +190,15 @@ def register_family(
         FAMILIES.add(
             name,
             PairFamily(
-                name, tuple(params), build, summary, citation, tuple(examples), version, check
+                name,
+                tuple(params),
+                build,
+                summary,
+                citation,
+                tuple(examples),
+                version,
+                check,
+                bib_key,
             ),
         )
         return build

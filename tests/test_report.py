@@ -1,0 +1,309 @@
+"""The report's files: LaTeX that compiles, a page a browser renders, the BibTeX
+of every method and family in the table, and the ``report`` command's flags."""
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bo_transfer import columns as C
+from bo_transfer.analysis import add_regret, build_report, references, to_latex
+from bo_transfer.analysis.citations import library, parse_bibtex
+from bo_transfer.cli import main
+from bo_transfer.methods import METHODS, Method
+from bo_transfer.problems import FAMILIES
+
+METHOD_NAMES = {
+    "random": "random",
+    "cold-gp": "cold-gp",
+    "prior-mean": "prior-mean",
+    "init": "init-transfer",
+}
+
+
+@pytest.fixture(scope="module")
+def sweep_frame() -> pd.DataFrame:
+    """A synthetic sweep: 4 gp pairs of known correlation, 4 methods, 10 seeds;
+    prior-mean helps at positive and hurts at negative correlation."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for rho in (-0.9, -0.3, 0.3, 0.9):
+        pair = f"gp:rho={rho},dim=2,lengthscale=0.2,instance=0"
+        for label, shift in (
+            ("random", 0.6),
+            ("cold-gp", 0.0),
+            ("prior-mean", -1.5 * rho),
+            ("init", -0.2),
+        ):
+            for seed in range(10):
+                ys = 10 ** (shift + rng.normal(0, 0.2) - 0.15 * np.arange(1, 9))
+                for it, y in enumerate(ys, start=1):
+                    rows.append(
+                        {
+                            C.PAIR: pair,
+                            C.FAMILY: "gp",
+                            C.METHOD: label,
+                            "method_name": METHOD_NAMES[label],
+                            C.SEED: seed,
+                            C.ITERATION: it,
+                            C.Y: y,
+                            C.RUN_KEY: f"{pair}/{label}/{seed}",
+                            C.OPTIMAL_VALUE: 0.0,
+                            "value_range": 1.0,
+                            "pearson": rho,
+                            "spearman": rho,
+                            "optimum_distance": 0.1,
+                            "n_sources": 1,
+                        }
+                    )
+    return add_regret(pd.DataFrame(rows))
+
+
+@pytest.fixture(scope="module")
+def written(sweep_frame, tmp_path_factory):
+    report = build_report(sweep_frame, baseline="cold-gp", at=(4,))
+    out = tmp_path_factory.mktemp("report")
+    report.write(out)
+    return report, out
+
+
+def test_report_writes_every_file(written):
+    report, out = written
+    stems = ("regret_curves", "mean_rank", "transfer_gain", "critical_difference")
+    names = ["table.md", "table.tex", "table.csv", "table_at.csv", "references.bib", "index.html"]
+    names += [f"{s}.{e}" for s in stems for e in ("png", "pdf")]
+    for name in names:
+        assert (out / name).stat().st_size > 0, name
+    table = pd.read_csv(out / "table.csv")
+    assert list(table.columns[: len(C.REPORT_COLUMNS)]) == C.REPORT_COLUMNS
+    verdict = table.set_index([C.PAIR, C.METHOD])["verdict"]
+    assert verdict[("gp:rho=0.9,dim=2,lengthscale=0.2,instance=0", "prior-mean")] == "positive"
+    assert verdict[("gp:rho=-0.9,dim=2,lengthscale=0.2,instance=0", "prior-mean")] == "negative"
+    at = pd.read_csv(out / "table_at.csv")
+    assert set(at["budget"]) == {4} and len(at) == len(table)
+    md = (out / "table.md").read_text()
+    assert "## At 4 evaluations" in md and "Wilcoxon" in md
+
+
+def test_power_note_says_when_no_verdict_can_be_significant(sweep_frame, written):
+    from bo_transfer.analysis import summarize
+    from bo_transfer.analysis.report import power_note
+
+    few = summarize(sweep_frame[sweep_frame[C.SEED] < 6])  # 24 tests: 2**-6 * 24 > 0.05
+    assert set(few["verdict"]) <= {"baseline", "neutral"}
+    # 2**-9 * 24 = 0.047 < 0.05 <= 2**-8 * 24
+    assert "with 6 seeds no verdict can be significant" in power_note(few)
+    assert "9 or more seeds" in power_note(few)
+    report, _ = written  # 10 seeds: verdicts can be, and are, significant
+    assert power_note(report.table) == "" and "no verdict" not in report.caption
+    assert (report.table["verdict"] != "neutral").any()
+
+
+def test_transfer_gain_follows_correlation(written):
+    """The figure's data: prior-mean's gain grows with the correlation."""
+    report, _ = written
+    rows = report.table[report.table[C.METHOD] == "prior-mean"].merge(report.diagnostics, on=C.PAIR)
+    gain = -rows.sort_values("pearson")["effect"].to_numpy()
+    assert np.all(np.diff(gain) > 0) and gain[0] < 0 < gain[-1]
+
+
+def test_references_cover_every_method_and_family_in_the_table(written):
+    report, out = written
+    bib = parse_bibtex((out / "references.bib").read_text())
+    tex = (out / "table.tex").read_text()
+    cited = {k for group in re.findall(r"\\cite\{([^}]*)\}", tex) for k in group.split(",")}
+    assert cited <= set(bib), cited - set(bib)
+    for label, name in METHOD_NAMES.items():
+        keys = [k.strip() for k in METHODS.get(name).bib_key.split(",")]
+        assert set(keys) <= set(bib) and set(keys) <= cited, label
+    assert set(FAMILIES.get("gp").bib_key.split(",")) <= cited
+    assert {"wilcoxon1945individual", "holm1979simple", "demsar2006statistical"} <= set(bib)
+
+
+def test_every_registered_bib_key_is_in_the_library():
+    lib = library()
+    for registry in (METHODS, FAMILIES):
+        for name in registry.names():
+            for key in filter(None, (k.strip() for k in registry.get(name).bib_key.split(","))):
+                assert key in lib, f"{name}: {key}"
+
+
+def test_an_entry_without_bibtex_falls_back_to_misc(monkeypatch):
+    class Plain(Method):
+        citation = "Doe. A {Method}. 2030"
+
+    class Own(Method):
+        citation = "Roe. Another. 2031"
+        bibtex = "@article{roe2031another, title = {Another}, year = {2031}}"
+
+    monkeypatch.setitem(METHODS._items, "plain-test", Plain)
+    monkeypatch.setitem(METHODS._items, "own-test", Own)
+    refs = references({"plain": "plain-test", "own": "own-test", "gone": "not-installed"}, [])
+    assert refs.keys["plain"] == ["bo_transfer_method_plain_test"]
+    assert "note = {Doe. A Method. 2030}" in refs.entries["bo_transfer_method_plain_test"]
+    assert refs.keys["own"] == ["roe2031another"]
+    assert refs.missing == ["gone"]
+    assert set(parse_bibtex(refs.bibtex())) == set(refs.entries)
+
+
+def latex_structure_errors(tex: str) -> list[str]:
+    """A structural LaTeX check: environments nest, braces balance, and every
+    tabular row has as many cells as the column spec."""
+    errors, stack = [], []
+    body = re.sub(r"\\[{}%&$#_]", "", tex)
+    if body.count("{") != body.count("}"):
+        errors.append("unbalanced braces")
+    for kind, env in re.findall(r"\\(begin|end)\{(\w+)\}", tex):
+        if kind == "begin":
+            stack.append(env)
+        elif not stack or stack.pop() != env:
+            errors.append(f"\\end{{{env}}} without its \\begin")
+    errors += [f"\\begin{{{env}}} never ended" for env in stack]
+    spec = re.search(r"\\begin\{tabular\}\{([lrc]+)\}", tex)
+    inner = tex.split(spec.group(0))[1].split(r"\end{tabular}")[0]
+    for row in inner.split(r"\\")[:-1]:
+        row = re.sub(r"\\(toprule|midrule|bottomrule)", "", row).strip()
+        if row and row.count("&") - row.count(r"\&") != len(spec.group(1)) - 1:
+            errors.append(f"row with wrong cell count: {row[:40]}")
+    return errors
+
+
+def test_latex_table_is_well_formed(written):
+    report, out = written
+    tex = (out / "table.tex").read_text()
+    assert latex_structure_errors(tex) == []
+    assert tex.count(r"\textbf{") == 2 * report.table[C.PAIR].nunique()
+    assert r"\caption{Budget 8 evaluations, 10 seeds" in tex
+    for marker in ("$+$", "$-$", "base"):
+        assert marker in tex
+    # the checker itself catches a broken table
+    assert latex_structure_errors(tex.replace(r"\end{tabular}", "", 1))
+    assert latex_structure_errors(tex.replace(" & ", " ", 1))
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_latex_table_compiles_with_its_references(written, tmp_path):
+    _, out = written
+    shutil.copy(out / "references.bib", tmp_path)
+    (tmp_path / "paper.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage[margin=1cm,landscape]"
+        "{geometry}\n\\begin{document}\n"
+        + (out / "table.tex").read_text()
+        + "\\bibliographystyle{plain}\n\\bibliography{references}\n\\end{document}\n"
+    )
+
+    def run(*cmd):
+        return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    first = run("pdflatex", "-interaction=nonstopmode", "-halt-on-error", "paper.tex")
+    assert first.returncode == 0, first.stdout[-2000:]
+    if shutil.which("bibtex"):
+        assert run("bibtex", "paper").returncode == 0
+        run("pdflatex", "-interaction=nonstopmode", "paper.tex")
+        last = run("pdflatex", "-interaction=nonstopmode", "-halt-on-error", "paper.tex")
+        assert last.returncode == 0
+        assert "undefined" not in last.stdout, last.stdout[-2000:]
+    assert (tmp_path / "paper.pdf").stat().st_size > 0
+
+
+def test_to_latex_escapes_labels():
+    table = pd.DataFrame(
+        {
+            C.PAIR: ["p_1:a=1"],
+            C.METHOD: ["m&n%#"],
+            "n_seeds": [3],
+            "final_regret_mean": [0.1],
+            "final_regret_se": [0.01],
+            "final_regret_median": [0.1],
+            "final_regret_iqm": [0.1],
+            "final_regret_iqm_lo": [0.05],
+            "final_regret_iqm_hi": [0.2],
+            "auc_mean": [-1.5],
+            "mean_rank": [1.0],
+            "effect": [np.nan],
+            "p_improve": [np.nan],
+            "p_value": [np.nan],
+            "verdict": ["baseline"],
+        }
+    )
+    tex = to_latex(table, caption="50% of {x}")
+    assert r"p\_1" in tex and r"m\&n\%\#" in tex and r"50\% of \{x\}" in tex
+    assert "$-$1.5" in tex and latex_structure_errors(tex) == []
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+# Appended to a copy of the page: records, after load, how many images decoded.
+CHECK = """<script>window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  document.body.dataset.images = imgs.length;
+  document.body.dataset.decoded = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.tables = document.querySelectorAll('table').length;
+});</script></html>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+def test_index_html_renders_in_a_real_browser(written, tmp_path):
+    report, out = written
+    page = (out / "index.html").read_text()
+    # self-contained: nothing fetched from anywhere
+    assert not re.search(r"""(src|href)=["'](?!data:)""", page)
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</html>", CHECK))
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=5000",
+    ]
+    result = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", probe.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    dom = result.stdout
+    n_images = len(report.figures)
+    assert f'data-images="{n_images}"' in dom, result.stderr[-2000:]
+    assert f'data-decoded="{n_images}"' in dom
+    n_tables = int(re.search(r'data-tables="(\d+)"', dom).group(1))
+    assert n_tables >= 4  # verdicts, at 4 evaluations, methods, diagnostics
+    assert 'class="negative"' in dom and "prior-mean" in dom
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_report_at_budgets_from_the_command_line(tiny_results, tmp_path, capsys):
+    out = tmp_path / "r"
+    code, stdout, _ = run_cli(capsys, "report", str(tiny_results), "--out", str(out), "--at", "4,5")
+    assert code == 0 and "## At 4 evaluations" in stdout
+    at = pd.read_csv(out / "table_at.csv")
+    assert sorted(set(at["budget"])) == [4, 5]
+    assert (out / "index.html").stat().st_size > 0 and (out / "references.bib").stat().st_size > 0
+    for bad, word in (("4,x", "'x'"), ("0", "outside 1..6"), ("7", "outside 1..6")):
+        code, _, err = run_cli(capsys, "report", str(tiny_results), "--at", bad)
+        assert code == 2 and word in err and err.count("\n") == 1
+
+
+def test_citation_cff_names_the_package_and_its_version():
+    from importlib.metadata import version
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "CITATION.cff").read_text()
+    fields = dict(re.findall(r"^([a-z-]+):[ ]*(.*)$", text, flags=re.M))
+    for required in ("cff-version", "message", "title", "authors", "type"):
+        assert required in fields, required
+    assert fields["version"] == version("bo_transfer")
