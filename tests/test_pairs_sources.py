@@ -8,7 +8,7 @@ import torch
 from bo_transfer.errors import SpecError, UserError
 from bo_transfer.problems import FAMILIES, ObservedSource, get_pair, register_pair
 from bo_transfer.problems.base import DTYPE
-from bo_transfer.sweep import Sweep, run_sweep
+from bo_transfer.sweep import LocalExecutor, Sweep, run_sweep
 from bo_transfer.sweep.runner import RunSpec
 
 BASE = {"seeds": 2, "budget": 5, "n_init": 3, "n_source": 8, "pairs": ["forrester"]}
@@ -73,7 +73,7 @@ def test_a_sweep_with_noisy_trajectory_sources_runs_and_warm_starts_from_them(tm
         "source_noise": 0.05,
         "methods": ["init-transfer"],
     }
-    summary = run_sweep(Sweep.from_dict(spec), tmp_path, workers=1)
+    summary = run_sweep(Sweep.from_dict(spec), tmp_path, executor=LocalExecutor(1))
     assert summary.failed == 0, summary.lines()
 
 
@@ -108,7 +108,7 @@ def test_user_built_pair_from_callables_and_csv_runs_in_a_sweep(tmp_path):
         negated = get_pair(f"negate:pair={name}")
         assert negated.diagnostics[1]["pearson"] == pytest.approx(-d[1]["pearson"])
         spec = {**BASE, "seeds": 1, "pairs": [name], "methods": ["cold-gp", "prior-mean"]}
-        summary = run_sweep(Sweep.from_dict(spec), tmp_path / "sweep", workers=1)
+        summary = run_sweep(Sweep.from_dict(spec), tmp_path / "sweep", executor=LocalExecutor(1))
         assert summary.failed == 0 and summary.done == 2, summary.lines()
     finally:
         FAMILIES._items.pop("my-test-pair")
