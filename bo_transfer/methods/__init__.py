@@ -20,6 +20,17 @@ from bo_transfer.methods.base import (
     method_options,
     register_method,
     source_arrays,
+    standardize,
+    unit_cube,
 )
 
-__all__ = ["METHODS", "Method", "make_method", "method_options", "register_method", "source_arrays"]
+__all__ = [
+    "METHODS",
+    "Method",
+    "make_method",
+    "method_options",
+    "register_method",
+    "source_arrays",
+    "standardize",
+    "unit_cube",
+]
