@@ -86,21 +86,17 @@ def installed_plugin(tmp_path):
 def test_an_installed_plugin_method_is_listed_and_runs(installed_plugin):
     code = textwrap.dedent(
         f"""
+        from bo_transfer.cli import main
         from bo_transfer.methods import METHODS
         from bo_transfer.sweep import RunSpec, run_one
         cls = METHODS.get({installed_plugin!r})
         print(cls.__module__, cls.citation)
         r = run_one(RunSpec("forrester", {installed_plugin!r}, 0, budget=5, n_init=3, n_source=8))
         print(r.status, len(r.y))
+        main(["list", "methods", "--format", "csv"])
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:2] == ["bt_plugin_demo Plugin authors 2026", "done 5"]
-    listing = subprocess.run(
-        [sys.executable, "-m", "bo_transfer", "list", "methods", "--format", "csv"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert "plugin-ei,GP + EI from a plugin,Plugin authors 2026" in listing.stdout
+    assert "plugin-ei,GP + EI from a plugin,Plugin authors 2026" in out.stdout
