@@ -45,7 +45,10 @@ class Method(ABC):
     One instance serves one run: :meth:`start` is called once with the source
     data (do source-side work there), then :meth:`initial_design` once, then
     :meth:`propose` once per iteration. Options are the keyword arguments of
-    ``__init__``; a spec passes them by name.
+    ``__init__``; a spec passes them by name, and :meth:`config` should return
+    them so each stored run names its settings. Per-iteration diagnostics go
+    through :meth:`record`. The helpers (:meth:`fit_gp`, :meth:`fit_sources`,
+    :meth:`maximize`, :meth:`gp_step`) keep a typical method to a few lines.
     """
 
     name: ClassVar[str] = ""
