@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from bo_transfer.methods import METHODS, make_method, method_options
+from bo_transfer.methods import METHODS, base, make_method, method_options
 from bo_transfer.problems import get_pair
 from bo_transfer.problems.base import FunctionProblem
 from bo_transfer.problems.pair import TransferPair
@@ -25,6 +25,14 @@ def _multi_source_pair() -> TransferPair:
         FunctionProblem(lambda X: -bowl([0.3, 0.7])(X), 2, "negated"),
     )
     return TransferPair("multi-bowl", "test", target, sources)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_acquisition_optimisation(monkeypatch):
+    """The contract holds for any optimiser settings; fewer restarts keep the
+    36 cases fast."""
+    monkeypatch.setattr(base, "NUM_RESTARTS", 2)
+    monkeypatch.setattr(base, "RAW_SAMPLES", 64)
 
 
 PAIRS = {
