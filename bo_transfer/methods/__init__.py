@@ -1,6 +1,18 @@
 """How: cold-start baselines, warm-start methods and the method registry."""
 
-from bo_transfer.methods import baselines, init_transfer, prior_mean  # noqa: F401  (register)
+from bo_transfer.methods import (  # noqa: F401  (register)
+    baselines,
+    bounding_box,
+    guarded,
+    init_transfer,
+    mtgp,
+    pibo,
+    pooled_gp,
+    prior_mean,
+    rgpe,
+    stacked_gp,
+    taf,
+)
 from bo_transfer.methods.base import (
     METHODS,
     Method,
@@ -8,6 +20,17 @@ from bo_transfer.methods.base import (
     method_options,
     register_method,
     source_arrays,
+    standardize,
+    unit_cube,
 )
 
-__all__ = ["METHODS", "Method", "make_method", "method_options", "register_method", "source_arrays"]
+__all__ = [
+    "METHODS",
+    "Method",
+    "make_method",
+    "method_options",
+    "register_method",
+    "source_arrays",
+    "standardize",
+    "unit_cube",
+]

@@ -14,13 +14,19 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
-from botorch.acquisition import AcquisitionFunction, LogExpectedImprovement
+from botorch.acquisition import (
+    AcquisitionFunction,
+    ExpectedImprovement,
+    LogExpectedImprovement,
+)
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.optim import optimize_acqf
 from botorch.utils.datasets import SupervisedDataset
+from gpytorch.kernels import Kernel
 from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from scipy import stats
 from torch import Tensor
 
 from bo_transfer.errors import UserError
@@ -39,7 +45,10 @@ class Method(ABC):
     One instance serves one run: :meth:`start` is called once with the source
     data (do source-side work there), then :meth:`initial_design` once, then
     :meth:`propose` once per iteration. Options are the keyword arguments of
-    ``__init__``; a spec passes them by name.
+    ``__init__``; a spec passes them by name, and :meth:`config` should return
+    them so each stored run names its settings. Per-iteration diagnostics go
+    through :meth:`record`. The helpers (:meth:`fit_gp`, :meth:`fit_sources`,
+    :meth:`maximize`, :meth:`gp_step`) keep a typical method to a few lines.
     """
 
     name: ClassVar[str] = ""
@@ -51,6 +60,7 @@ class Method(ABC):
 
     def __init__(self) -> None:
         self.timings = {"fit_s": 0.0, "acq_s": 0.0}
+        self.trace: dict[str, list[Any]] = {}
         self.sources: list[SupervisedDataset] = []
         self.dim = 0
         self.seed = 0
@@ -79,27 +89,55 @@ class Method(ABC):
         """Options and settings recorded with each run."""
         return {}
 
+    def record(self, name: str, value: Any) -> None:
+        """Append a per-iteration diagnostic (a learned correlation, ensemble
+        weights, a decision) to ``self.trace[name]``; the runner stores the trace
+        with the run (``metadata["trace"]``), so values must be JSON-able."""
+        self.trace.setdefault(name, []).append(value)
+
     # Shared helpers: fitting and acquisition optimisation, timed per run.
 
-    def fit_gp(self, X: Tensor, y: Tensor, mean_module: Mean | None = None) -> SingleTaskGP:
+    def fit_gp(
+        self,
+        X: Tensor,
+        y: Tensor,
+        mean_module: Mean | None = None,
+        covar_module: Kernel | None = None,
+    ) -> SingleTaskGP:
         """A `SingleTaskGP` on ``(X, -y)`` with standardized outcomes, fitted by
-        maximum marginal likelihood."""
+        maximum marginal likelihood.
+
+        Args:
+            X: `n x d` inputs.
+            y: `n` values (minimised; negated here).
+            mean_module: optional prior mean (default: a learned constant).
+            covar_module: optional kernel (default: BoTorch's RBF with priors).
+        """
         t0 = time.perf_counter()
-        model = SingleTaskGP(X, -y.unsqueeze(-1), mean_module=mean_module)
+        model = SingleTaskGP(
+            X, -y.unsqueeze(-1), mean_module=mean_module, covar_module=covar_module
+        )
         fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
         self.timings["fit_s"] += time.perf_counter() - t0
         return model
 
-    def maximize(self, acqf: AcquisitionFunction, seed: int) -> Tensor:
-        """Maximise ``acqf`` over the unit cube; returns a `1 x dim` tensor.
+    def fit_sources(self) -> list[SingleTaskGP]:
+        """One GP per source on standardized source values (so every source
+        model predicts in the same units, `-y` standardized), fitted once."""
+        return [self.fit_gp(X, standardize(y)) for X, y in source_arrays(self.sources)]
+
+    def maximize(
+        self, acqf: AcquisitionFunction, seed: int, bounds: Tensor | None = None
+    ) -> Tensor:
+        """Maximise ``acqf`` over the unit cube (or the `2 x dim` box ``bounds``
+        inside it); returns a `1 x dim` tensor.
 
         Deterministic for ``seed``: BoTorch picks restart points with the global
         torch generator, so it is reseeded here inside a forked RNG state.
         """
         t0 = time.perf_counter()
-        bounds = torch.stack(
-            [torch.zeros(self.dim, dtype=DTYPE), torch.ones(self.dim, dtype=DTYPE)]
-        )
+        if bounds is None:
+            bounds = unit_cube(self.dim)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             x, _ = optimize_acqf(
@@ -113,12 +151,34 @@ class Method(ABC):
         self.timings["acq_s"] += time.perf_counter() - t0
         return x.detach()
 
+    def gp_step(
+        self,
+        X: Tensor,
+        y: Tensor,
+        seed: int,
+        mean_module: Mean | None = None,
+        bounds: Tensor | None = None,
+        acquisition: str = "logei",
+    ) -> Tensor:
+        """One GP-BO step on the target data: fit a GP (optionally with a prior
+        mean), maximise an analytic acquisition (``"logei"`` or ``"ei"``,
+        :data:`ACQUISITIONS`) over the cube or ``bounds``; a `1 x dim` tensor."""
+        model = self.fit_gp(X, y, mean_module)
+        acqf = ACQUISITIONS[acquisition](model, best_f=(-y).max())
+        return self.maximize(acqf, seed, bounds)
+
     def log_ei_step(
         self, X: Tensor, y: Tensor, seed: int, mean_module: Mean | None = None
     ) -> Tensor:
         """One step of GP-LogEI on the target data (optionally with a prior mean)."""
-        model = self.fit_gp(X, y, mean_module)
-        return self.maximize(LogExpectedImprovement(model, best_f=(-y).max()), seed)
+        return self.gp_step(X, y, seed, mean_module)
+
+
+#: Analytic single-point acquisitions a GP step can use, by option value.
+ACQUISITIONS: dict[str, type[AcquisitionFunction]] = {
+    "logei": LogExpectedImprovement,
+    "ei": ExpectedImprovement,
+}
 
 
 METHODS: Registry[type[Method]] = Registry("method", group="bo_transfer.methods")
@@ -161,6 +221,24 @@ def make_method(name: str, options: dict[str, Any] | None = None) -> Method:
         return cls(**options)
     except (TypeError, ValueError) as exc:
         raise UserError(f"method {name!r}: {exc}") from None
+
+
+def standardize(y: Tensor) -> Tensor:
+    """Zero mean, unit standard deviation (a constant vector maps to zeros)."""
+    std = y.std() if len(y) > 1 else torch.ones((), dtype=y.dtype)
+    return (y - y.mean()) / (std if std > 0 else 1.0)
+
+
+def unit_cube(dim: int) -> Tensor:
+    """The `2 x dim` bounds of the unit cube."""
+    return torch.stack([torch.zeros(dim, dtype=DTYPE), torch.ones(dim, dtype=DTYPE)])
+
+
+def spearman(a: Tensor, b: Tensor) -> float:
+    """Spearman rank correlation of two `n` tensors (0 when either is constant)."""
+    if len(a) < 2 or a.min() == a.max() or b.min() == b.max():
+        return 0.0
+    return float(stats.spearmanr(a.detach().numpy(), b.detach().numpy()).statistic)
 
 
 def source_arrays(sources: list[SupervisedDataset]) -> list[tuple[Tensor, Tensor]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from bo_transfer.methods.base import Method, register_method
+from bo_transfer.methods.base import ACQUISITIONS, Method, register_method
 from bo_transfer.problems.base import sobol
 
 
@@ -33,10 +33,20 @@ class RandomSearch(Method):
     bib_key="ament2023unexpected",
 )
 class ColdGP(Method):
-    """Standard GP-based BO with log expected improvement; the cold-start baseline."""
+    """Standard GP-based BO; the cold-start baseline. ``acquisition`` is
+    ``"logei"`` (default, log expected improvement) or ``"ei"`` (plain expected
+    improvement, whose flat regions LogEI was designed to fix)."""
 
-    def __init__(self) -> None:
+    def __init__(self, acquisition: str = "logei") -> None:
         super().__init__()
+        if acquisition not in ACQUISITIONS:
+            raise ValueError(
+                f"acquisition must be one of {', '.join(ACQUISITIONS)}, got {acquisition!r}"
+            )
+        self.acquisition = acquisition
+
+    def config(self) -> dict:
+        return {"acquisition": self.acquisition}
 
     def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
-        return self.log_ei_step(X, y, seed)
+        return self.gp_step(X, y, seed, acquisition=self.acquisition)

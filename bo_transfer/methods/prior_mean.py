@@ -6,19 +6,32 @@ import torch
 from gpytorch.means import Mean
 from torch import Tensor
 
-from bo_transfer.methods.base import Method, register_method, source_arrays
+from bo_transfer.methods.base import Method, register_method
+from bo_transfer.problems.base import DTYPE
 
 
 class SourceMean(Mean):
-    """The average of fixed source posterior means, in standardized units.
+    """A weighted sum of fixed source posterior means, in standardized units.
 
     Each source GP is fitted once; its posterior mean ``c + k(x, X_s) alpha`` is
     frozen into buffers, so the target GP's fit cannot move the source
     hyperparameters and evaluating the mean costs one kernel row per source.
+
+    Args:
+        fitted: the source GPs (see :meth:`Method.fit_sources`).
+        weights: `K` weights, default ``1/K`` each (the average).
+        learn: make the weights a parameter, fitted with the target GP's
+            hyperparameters by marginal likelihood.
     """
 
-    def __init__(self, fitted: list) -> None:
+    def __init__(self, fitted: list, weights: Tensor | None = None, learn: bool = False) -> None:
         super().__init__()
+        if weights is None:
+            weights = torch.full((len(fitted),), 1.0 / max(len(fitted), 1), dtype=DTYPE)
+        if learn:
+            self.register_parameter("weights", torch.nn.Parameter(weights.clone()))
+        else:
+            self.register_buffer("weights", weights.clone())
         self._kernels = []  # plain list: the source kernels must not become submodules
         for k, model in enumerate(fitted):
             # The model's internal space: negated, standardized source values.
@@ -32,22 +45,30 @@ class SourceMean(Mean):
                 alpha = torch.cholesky_solve(
                     (model.train_targets - const).unsqueeze(-1), torch.linalg.cholesky(K)
                 )
+                # Back to the units the model was given (its outcome transform's),
+                # so residual models of a stack add up in one space.
+                tf = getattr(model, "outcome_transform", None)
+                scale = tf.stdvs.squeeze() if tf is not None else torch.ones((), dtype=DTYPE)
+                shift = tf.means.squeeze() if tf is not None else torch.zeros((), dtype=DTYPE)
             model.requires_grad_(False)
             self.register_buffer(f"X_{k}", X_s)
-            self.register_buffer(f"alpha_{k}", alpha.squeeze(-1))
-            self.register_buffer(f"const_{k}", const[0])
+            self.register_buffer(f"alpha_{k}", scale * alpha.squeeze(-1))
+            self.register_buffer(f"const_{k}", shift + scale * const[0])
             self._kernels.append(model.covar_module)
 
+    def source_means(self, x: Tensor) -> Tensor:
+        """`... x n x K` posterior means of each source at ``x`` (`... x n x d`)."""
+        return torch.stack(
+            [
+                getattr(self, f"const_{k}")
+                + kernel(x, getattr(self, f"X_{k}")).to_dense() @ getattr(self, f"alpha_{k}")
+                for k, kernel in enumerate(self._kernels)
+            ],
+            dim=-1,
+        )
+
     def forward(self, x: Tensor) -> Tensor:
-        total = 0.0
-        for k, kernel in enumerate(self._kernels):
-            X_s = getattr(self, f"X_{k}")
-            total = (
-                total
-                + getattr(self, f"const_{k}")
-                + kernel(x, X_s).to_dense() @ getattr(self, f"alpha_{k}")
-            )
-        return total / len(self._kernels)
+        return self.source_means(x) @ self.weights
 
 
 @register_method(
@@ -60,18 +81,39 @@ class SourceMean(Mean):
 class PriorMean(Method):
     """A GP is fitted to each source once per run (values negated for BoTorch and
     standardized per source, the space :class:`SourceMean` works in). The
-    target GP, on standardized target values, takes the *average* of the source
-    posterior means as its fixed prior mean and models the residual: the classic
-    warm start that trusts the sources' shape as it is (no learned scale or
-    sign), so an anti-correlated source misleads it."""
+    target GP, on standardized target values, takes a weighted sum of *every*
+    source's posterior mean as its prior mean and models the residual.
 
-    def __init__(self) -> None:
+    ``weights="mean"`` (default): equal weights ``1/K``, i.e. the sum of the
+    standardized source means scaled so the prior keeps unit scale whatever the
+    number of sources. It trusts the sources' shape as it is (no learned scale
+    or sign): the classic warm start, which an anti-correlated source misleads.
+    ``weights="learned"``: the weights start at ``1/K`` and are fitted with the
+    target GP's hyperparameters by marginal likelihood, so the target data can
+    rescale, switch off or flip a source.
+    """
+
+    def __init__(self, weights: str = "mean") -> None:
         super().__init__()
+        if weights not in ("mean", "learned"):
+            raise ValueError(f"weights must be 'mean' or 'learned', got {weights!r}")
+        self.weights = weights
+        self._fitted: list = []
         self._mean: SourceMean | None = None
+
+    def config(self) -> dict:
+        return {"weights": self.weights}
 
     def start(self, sources, dim: int, seed: int) -> None:
         super().start(sources, dim, seed)
-        self._mean = SourceMean([self.fit_gp(X, y) for X, y in source_arrays(sources)])
+        self._fitted = self.fit_sources()
+        self._mean = SourceMean(self._fitted)
 
     def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
-        return self.log_ei_step(X, y, seed, mean_module=self._mean)
+        mean = self._mean
+        if self.weights == "learned":
+            mean = SourceMean(self._fitted, learn=True)  # refitted from 1/K each iteration
+        x = self.log_ei_step(X, y, seed, mean_module=mean)
+        if self.weights == "learned":
+            self.record("weights", mean.weights.detach().tolist())
+        return x

@@ -197,6 +197,7 @@ def _run(spec: RunSpec, result: RunResult) -> None:
         evaluate(x, started)
 
     result.timings.update(method.timings)
+    result.metadata["trace"] = method.trace  # per-iteration diagnostics, see Method.record
 
 
 def _check_points(points: torch.Tensor, n: int, dim: int, what: str) -> torch.Tensor:

@@ -1,0 +1,185 @@
+"""Faithfulness: properties the papers behind the methods promise."""
+
+import pytest
+import torch
+
+from bo_transfer.errors import UserError
+from bo_transfer.methods import make_method
+from bo_transfer.methods.prior_mean import PriorMean
+from bo_transfer.methods.stacked_gp import StackedGP
+from bo_transfer.problems import get_pair
+from bo_transfer.problems.base import sobol
+from bo_transfer.sweep.runner import RunSpec, run_one
+
+NEGATED = "forrester:a=-1.0,b=0.0,c=0.0"  # source = -target
+IDENTICAL = "forrester:a=1.0,b=0.0,c=0.0"  # source = target
+ANTI_GP = "gp:rho=-0.95,dim=1"
+
+
+def _target_data(pair, n: int, seed: int = 3):
+    X = sobol(n, pair.dim, seed)
+    return X, pair.target(X)
+
+
+def _started(name: str, pair_name: str, options: dict | None = None, n_source: int = 16):
+    pair = get_pair(pair_name)
+    method = make_method(name, options)
+    method.start(pair.source_data(0, n_source), pair.dim, seed=1)
+    return pair, method
+
+
+@pytest.mark.parametrize(("pair_name", "negated"), [(NEGATED, True), (IDENTICAL, False)])
+def test_rgpe_gives_a_negated_source_weight_near_zero(pair_name, negated):
+    pair, method = _started("rgpe", pair_name)
+    X, y = _target_data(pair, 8)
+    method.propose(X, y, seed=0)
+    source_weight, target_weight = method.trace["weights"][-1]
+    assert source_weight + target_weight == pytest.approx(1.0)
+    if negated:
+        assert source_weight < 0.05
+    else:  # the control: a perfect source ranks the data at least as well as the target LOO
+        assert source_weight > 0.4
+
+
+@pytest.mark.parametrize("pair_name", [NEGATED, IDENTICAL])
+def test_taf_weights_a_source_by_its_ranking_of_the_target_data(pair_name):
+    pair, method = _started("taf", pair_name)
+    X, y = _target_data(pair, 8)
+    method.propose(X, y, seed=0)
+    (weight,) = method.trace["weights"][-1]
+    assert weight == (0.0 if pair_name == NEGATED else pytest.approx(0.75))
+
+
+def test_mtgp_learns_a_negative_task_correlation_only_when_its_kernel_allows_it():
+    """The unconstrained IndexKernel learns the anti-correlation; BoTorch's
+    PositiveIndexKernel cannot represent it and stays non-negative."""
+    learned = {}
+    for kernel in ("free", "botorch"):
+        pair, method = _started("mtgp", ANTI_GP, {"task_kernel": kernel})
+        X, y = _target_data(pair, 6)
+        method.propose(X, y, seed=0)
+        (learned[kernel],) = method.trace["task_correlation"][-1]
+    assert learned["free"] < -0.8
+    assert learned["botorch"] >= 0.0
+
+
+def test_pibo_prior_influence_decays_as_beta_over_n():
+    """log a(x) = log EI(x) + (beta / n) log pi(x): at a point far from the source
+    optimum the prior's penalty relative to LogEI shrinks like 1 / n."""
+    pair, method = _started("pibo", "forrester")
+    far = (method.prior.centres + 0.5) % 1.0  # a point away from the prior's mode
+    penalty = {}
+    for n in (4, 16):
+        X, y = _target_data(pair, n)
+        acqf = method.acquisition(X, y)
+        with torch.no_grad():
+            penalty[n] = float(acqf(far.unsqueeze(0)) - acqf.acq_func(far.unsqueeze(0)))
+    assert penalty[4] < -1.0  # the prior matters early
+    assert penalty[16] == pytest.approx(penalty[4] / 4, rel=1e-6)
+
+
+def test_pibo_starts_near_the_source_optimum():
+    pair, method = _started("pibo", "forrester", {"beta": 20.0, "width": 0.05})
+    X, y = _target_data(pair, 2)
+    x = method.propose(X, y, seed=0)
+    assert (x - method.prior.centres).abs().max() < 0.15
+
+
+def test_bounding_box_searches_only_the_box_around_the_best_source_points():
+    pair, method = _started("bounding-box", "forrester", {"n_best": 2, "min_width": 0.1})
+    (data,) = pair.source_data(0, 16)
+    best = data.X[torch.argsort(data.Y.squeeze(-1))[:2]]
+    lo, hi = method.box
+    assert (hi - lo).min() >= 0.1 - 1e-12
+    assert (best >= lo).all() and (best <= hi).all()
+    X = method.initial_design(3)
+    x = method.propose(X, pair.target(X), seed=0)
+    assert ((torch.cat([X, x]) >= lo) & (torch.cat([X, x]) <= hi)).all()
+
+
+@pytest.mark.parametrize(
+    ("pair_name", "decision"), [(NEGATED, "flip"), (IDENTICAL, "warm"), ("forrester", "warm")]
+)
+def test_guarded_flips_an_anti_correlated_source_and_keeps_a_good_one(pair_name, decision):
+    pair, method = _started("guarded", pair_name)
+    X, y = _target_data(pair, 6)
+    method.propose(X, y, seed=0)
+    assert method.trace["decision"] == [decision]
+
+
+def test_guarded_abstains_without_evidence_and_trusts_before_min_points():
+    pair, method = _started("guarded", NEGATED, {"min_points": 5})
+    X, y = _target_data(pair, 4)
+    signs, _ = method.source_signs(X, y)
+    assert signs.tolist() == [1.0]  # too few points to judge: warm, as prior-mean
+    flat = torch.zeros(6, dtype=torch.float64)
+    signs, rhos = method.source_signs(sobol(6, 1, 3), flat)
+    assert rhos == [0.0] and signs.tolist() == [0.0]  # no evidence either way: cold
+
+
+def test_prior_mean_learned_weights_turn_an_anti_correlated_source_around():
+    pair, method = _started("prior-mean", NEGATED, {"weights": "learned"})
+    X, y = _target_data(pair, 6)
+    method.propose(X, y, seed=0)
+    (weight,) = method.trace["weights"][-1]
+    assert weight < 0
+
+
+def test_prior_mean_uses_every_source_with_equal_weights():
+    pair = get_pair("forrester")
+    method = PriorMean()
+    data = pair.source_data(0, 16) + pair.source_data(1, 16)
+    method.start(data, 1, seed=0)
+    X = sobol(7, 1, seed=5)
+    with torch.no_grad():
+        each = method._mean.source_means(X)
+        assert torch.allclose(method._mean(X), each.mean(-1))
+
+
+def test_stacked_gp_with_one_source_is_the_prior_mean_model():
+    pair = get_pair("forrester")
+    data = pair.source_data(0, 16)
+    stacked, prior = StackedGP(), PriorMean()
+    stacked.start(data, 1, seed=0)
+    prior.start(data, 1, seed=0)
+    X = sobol(9, 1, seed=2)
+    with torch.no_grad():
+        assert torch.allclose(stacked._mean(X), prior._mean(X), atol=1e-6)
+
+
+def test_stacked_gp_second_source_models_the_residual_of_the_first():
+    """Source 2 = source 1 + 1 (in standardized units the same shape): the second
+    level learns almost nothing, so the stack reproduces source 1's mean."""
+    pair = get_pair("forrester")
+    (d1,) = pair.source_data(0, 16)
+    (d2,) = pair.source_data(0, 16)
+    d2 = type(d2)(d2.X, d2.Y * 2 + 1, feature_names=["x0"], outcome_names=["s"])
+    stacked = StackedGP()
+    stacked.start([d1, d2], 1, seed=0)
+    X = sobol(9, 1, seed=2)
+    with torch.no_grad():
+        means = stacked._mean.source_means(X)
+    assert means[:, 1].abs().max() < 0.05 * means[:, 0].abs().max()
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("mtgp", {"task_kernel": "lkj"}, "task_kernel must be one of free, botorch, got 'lkj'"),
+        ("cold-gp", {"acquisition": "ucb"}, "acquisition must be one of logei, ei, got 'ucb'"),
+        ("prior-mean", {"weights": "sum"}, "weights must be 'mean' or 'learned', got 'sum'"),
+        ("guarded", {"z": 0}, "z must be positive, got 0"),
+    ],
+)
+def test_bad_method_options_are_one_line_user_errors(name, options, message):
+    with pytest.raises(UserError, match=message):
+        make_method(name, options)
+
+
+def test_per_iteration_diagnostics_are_stored_with_the_run():
+    spec = RunSpec(pair=NEGATED, method="guarded", seed=0, budget=7, n_init=3, n_source=12)
+    result = run_one(spec)
+    assert result.status == "done", result.error
+    trace = result.metadata["trace"]
+    assert len(trace["decision"]) == len(trace["spearman"]) == 4
+    assert trace["decision"][-1] == "flip"
