@@ -14,6 +14,7 @@ from bo_transfer.problems.base import sobol
     summary="Search space shrunk to the bounding box of the sources' best points, then cold-gp",
     citation="Perrone, Shen, Seeger, Archambeau, Jenatton. Learning Search Spaces for "
     "Bayesian Optimization: Another View of Hyperparameter Transfer Learning. NeurIPS 2019",
+    bib_key="perrone2019learning",
 )
 class BoundingBox(Method):
     """The search space is the smallest box containing the ``n_best`` best

@@ -18,6 +18,7 @@ from bo_transfer.problems.base import DTYPE
     "show its rank correlation is not positive",
     citation="This package (bo_transfer); builds on prior-mean (Wang et al. JMLR 2024) "
     "and the rank-based source checks of Feurer et al. 2018 (RGPE)",
+    bib_key="wang2024pretrained,feurer2018practical",
 )
 class Guarded(Method):
     """``prior-mean`` with an online check of every source on the target data.

@@ -31,6 +31,7 @@ MAX_FIT_ITERATIONS = 150
     summary="Multi-task GP (ICM kernel) on sources and target, target as output task, LogEI",
     citation="Swersky, Snoek, Adams. Multi-Task Bayesian Optimization. NeurIPS 2013; "
     "Bonilla, Chai, Williams. Multi-task Gaussian Process Prediction. NeurIPS 2007",
+    bib_key="swersky2013multi,bonilla2007multitask",
 )
 class MTGP(Method):
     """BoTorch's `MultiTaskGP` on every source and the target (each task's values

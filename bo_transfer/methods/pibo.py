@@ -37,6 +37,7 @@ class OptimumPrior(torch.nn.Module):
     summary="LogEI times a prior around the source optima, with decaying exponent beta/n",
     citation="Hvarfner, Stoll, Souza, Lindauer, Hutter, Nardi. piBO: Augmenting Acquisition "
     "Functions with User Beliefs for Bayesian Optimization. ICLR 2022",
+    bib_key="hvarfner2022pibo",
 )
 class PiBO(Method):
     """The prior over the optimum's location is a Gaussian (std ``width``) around

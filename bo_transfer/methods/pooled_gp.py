@@ -14,6 +14,7 @@ from bo_transfer.methods.base import Method, register_method, source_arrays
     summary="One GP on source and target data pooled together (the naive transfer)",
     citation="Bardenet, Brendel, Kegl, Sebag. Collaborative Hyperparameter Tuning. ICML 2013 "
     "(the pooled baseline it improves on)",
+    bib_key="bardenet2013collaborative",
 )
 class PooledGP(Method):
     """Source and target observations are treated as draws of one function: their

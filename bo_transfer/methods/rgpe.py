@@ -83,6 +83,7 @@ class EnsembleLogEI(AcquisitionFunction):
     summary="Ranking-weighted GP ensemble of per-source GPs and the target GP, with LogEI",
     citation="Feurer, Letham, Hutter, Bakshy. Practical Transfer Learning for Bayesian "
     "Optimization. arXiv:1802.02219, 2018 (RGPE)",
+    bib_key="feurer2018practical",
 )
 class RGPE(Method):
     """Per-source GPs are fitted once per run, the target GP every iteration (all

@@ -15,6 +15,7 @@ from bo_transfer.methods.prior_mean import SourceMean
     citation="Tighineanu, Skubch, Baireuther, Reiss, Berkenkamp, Vinogradska. Transfer "
     "Learning with Gaussian Processes for Bayesian Optimization. AISTATS 2022 (SHGP); "
     "Golovin et al. Google Vizier. KDD 2017",
+    bib_key="tighineanu2022transfer,golovin2017google",
 )
 class StackedGP(Method):
     """The sequential hierarchical GP idea (SHGP; Golovin et al. 2017 call it

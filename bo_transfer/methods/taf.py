@@ -57,6 +57,7 @@ class TransferAcquisition(AcquisitionFunction):
     summary="Transfer acquisition function: weighted target EI plus source-predicted improvements",
     citation="Wistuba, Schilling, Schmidt-Thieme. Scalable Gaussian Process-based Transfer "
     "Surrogates for Hyperparameter Optimization. Machine Learning 107, 2018 (TAF-R)",
+    bib_key="wistuba2018scalable",
 )
 class TAF(Method):
     """Per-source GPs are fitted once per run on standardized values; the target

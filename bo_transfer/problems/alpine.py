@@ -36,6 +36,7 @@ def alpine(X: Tensor, shift: float = 0.0) -> Tensor:
     summary="Alpine-1D with phase shift k*pi/12 per source (RGPE's benchmark)",
     citation="Feurer, Letham, Bakshy. Scalable Meta-Learning for Bayesian Optimization using "
     "Ranking-Weighted Gaussian Process Ensembles. AutoML 2018",
+    bib_key="feurer2018scalable",
     examples=("alpine:n_sources=1", "alpine:n_sources=5", "alpine:n_sources=1,sign=-1"),
 )
 def build_alpine_pair(n_sources: int, sign: int):

@@ -53,6 +53,7 @@ def branin_problem() -> FunctionProblem:
     summary="Branin-Hoo target; sources with parameters drawn from the literature's ranges",
     citation="Tighineanu et al. Transfer Learning with Gaussian Processes for Bayesian "
     "Optimization. AISTATS 2022",
+    bib_key="tighineanu2022transfer",
     examples=("branin:n_sources=1", "branin:n_sources=1,sign=-1", "branin:n_sources=3"),
 )
 def build_branin_pair(n_sources: int, sign: int, instance: int):

@@ -77,6 +77,7 @@ def hartmann_problem(dim: int) -> FunctionProblem:
     ],
     summary="Hartmann-3/6 target; sources with perturbed weights, optionally shifted or negated",
     citation="Dixon, Szego 1978; perturbation as in Tighineanu et al. AISTATS 2022",
+    bib_key="dixon1978global,tighineanu2022transfer",
     examples=("hartmann:dim=3", "hartmann:dim=3,shift=0.2", "hartmann:dim=6,sign=-1"),
 )
 def build_hartmann_pair(dim: int, n_sources: int, shift: float, sign: int, instance: int):

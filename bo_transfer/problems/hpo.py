@@ -110,6 +110,7 @@ def _check_hpo(params: dict) -> None:
     "set as source and another as target (tabulated)",
     citation="Bardenet et al. Collaborative Hyperparameter Tuning. ICML 2013; "
     "Pedregosa et al. Scikit-learn. JMLR 2011",
+    bib_key="bardenet2013collaborative,pedregosa2011scikit",
     examples=(
         "hpo:model=svm,source=digits,target=breast_cancer",
         "hpo:model=sgd,source=wine,target=iris",

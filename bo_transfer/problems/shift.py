@@ -47,6 +47,7 @@ BASES = {
     summary="A base function vs. a copy displaced by delta in a random direction",
     citation="Shilton et al. Regret Bounds for Transfer Learning in Bayesian Optimisation. "
     "AISTATS 2017",
+    bib_key="shilton2017regret",
     examples=("shift:base=branin,delta=0.1", "shift:base=branin,delta=0.4", "shift:base=hartmann3"),
 )
 def build_shift_pair(base: str, delta: float, sign: int, instance: int):
