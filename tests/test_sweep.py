@@ -176,7 +176,9 @@ def test_large_fits_use_exact_deterministic_solves(monkeypatch):
     assert torch.equal(fits[0], fits[1])
 
 
-def test_a_failing_gp_fit_falls_back_to_sobol_and_is_counted(monkeypatch):
+def _failing_fits(monkeypatch, failing_calls):
+    """Make the fit calls whose 1-based numbers are in ``failing_calls`` (or all,
+    for None) raise the error BoTorch raises when every attempt failed."""
     from botorch.exceptions.errors import ModelFittingError
 
     import bo_transfer.methods.base as base
@@ -186,17 +188,52 @@ def test_a_failing_gp_fit_falls_back_to_sobol_and_is_counted(monkeypatch):
 
     def flaky(mll, *args, **kwargs):
         calls["n"] += 1
-        if calls["n"] % 2 == 0:
+        if failing_calls is None or calls["n"] in failing_calls:
             raise ModelFittingError("injected: all attempts to fit the model have failed")
         return original(mll, *args, **kwargs)
 
     monkeypatch.setattr(base, "fit_gpytorch_mll", flaky)
-    result = run_one(RunSpec("forrester", "cold-gp", seed=0, budget=8, n_init=3, n_source=4))
+
+
+def _cold_gp_run():
+    return run_one(RunSpec("forrester", "cold-gp", seed=0, budget=8, n_init=3, n_source=4))
+
+
+def test_a_failed_fit_is_retried_with_more_jitter(monkeypatch):
+    _failing_fits(monkeypatch, {2})
+    result = _cold_gp_run()
+    assert result.status == "done"
+    assert result.metadata["fit_jitter_retries"] == 1
+    assert result.metadata["sobol_fallbacks"] == 0
+
+
+def test_a_fit_failing_twice_keeps_the_previous_hyperparameters(monkeypatch):
+    _failing_fits(monkeypatch, {2, 3})  # both tries of the second iteration
+    result = _cold_gp_run()
+    assert result.status == "done"
+    assert result.metadata["fit_kept_previous"] == 1
+    assert result.metadata["sobol_fallbacks"] == 0
+
+
+def test_fits_that_always_fail_fall_back_to_sobol_points(monkeypatch):
+    _failing_fits(monkeypatch, None)
+    result = _cold_gp_run()
     assert result.status == "done" and len(result.y) == 8
-    assert result.metadata["sobol_fallbacks"] == 2
+    assert result.metadata["sobol_fallbacks"] == 5
     assert "injected" in result.metadata["fallback_errors"][0]
     X = torch.tensor(result.X)
     assert len(torch.unique(X, dim=0)) == 8 and X.min() >= 0 and X.max() <= 1
+
+
+def test_the_sweep_summary_reports_survived_faults(monkeypatch, tmp_path):
+    _failing_fits(monkeypatch, None)
+    sweep = Sweep.from_dict(
+        {"seeds": 1, "budget": 5, "n_init": 3, "pairs": ["forrester"], "methods": ["cold-gp"]}
+    )
+    summary = run_sweep(sweep, tmp_path, executor=LocalExecutor(1))
+    text = "\n".join(summary.lines())
+    assert "2 iterations fell back to a Sobol point" in text
+    assert "2 GP fits failed and were retried" in text
 
 
 def test_a_bug_in_a_method_fails_the_run_instead_of_falling_back(monkeypatch):

@@ -42,7 +42,7 @@ class StackedGP(Method):
             stack = SourceMean(levels, weights=torch.ones(len(levels), dtype=X_s.dtype))
             with torch.no_grad():
                 below = stack(X_s) if levels else torch.zeros_like(y_s)
-            levels.append(self.fit_gp(X_s, standardize(y_s) + below))
+            levels.append(self.fit_gp(X_s, standardize(y_s) + below, slot=None))
         self._mean = SourceMean(levels, weights=torch.ones(len(levels), dtype=torch.float64))
 
     def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:

@@ -41,6 +41,8 @@ class SweepSummary:
             "sobol_fallbacks": "iterations fell back to a Sobol point after a numerical failure",
             "nonfinite_values": "objective values were not finite (imputed as the worst seen)",
             "repaired_proposals": "proposals repeated an evaluated point and were redrawn",
+            "fit_jitter_retries": "GP fits failed and were retried with more jitter",
+            "fit_kept_previous": "GP fits failed twice and kept the previous hyperparameters",
         }
         for key, text in labels.items():
             if self.faults[key]:
@@ -84,7 +86,13 @@ def run_sweep(
         bar = Progress(len(todo)) if progress and todo else None
         for result in executor.run(todo):
             store.put(result, family=split_pair_name(result.spec.pair)[0])
-            for key in ("sobol_fallbacks", "nonfinite_values", "repaired_proposals"):
+            for key in (
+                "sobol_fallbacks",
+                "nonfinite_values",
+                "repaired_proposals",
+                "fit_jitter_retries",
+                "fit_kept_previous",
+            ):
                 summary.faults[key] += result.metadata.get(key, 0)
             if result.status == "done":
                 summary.done += 1

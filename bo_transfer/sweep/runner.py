@@ -13,25 +13,11 @@ from typing import Any
 
 import gpytorch
 import torch
-from botorch.exceptions.errors import CandidateGenerationError, ModelFittingError
-from linear_operator.utils.errors import NanError, NotPSDError
 
-from bo_transfer.methods.base import make_method
+from bo_transfer.methods.base import NUMERICAL_FAILURES, make_method
 from bo_transfer.problems.base import DTYPE, sobol
 from bo_transfer.problems.pair import get_pair
 from bo_transfer.seeding import derive_seed
-
-#: Numerical failures of model fitting or acquisition optimisation. When a
-#: method's proposal fails with one of these, that iteration falls back to a
-#: Sobol point (counted per run); any other exception fails the run, so a bug
-#: in a method is never silently turned into random search.
-NUMERICAL_FAILURES = (
-    ModelFittingError,
-    CandidateGenerationError,
-    NotPSDError,
-    NanError,
-    torch.linalg.LinAlgError,
-)
 
 #: Two points closer than this (max-norm) count as the same point.
 DUPLICATE_TOL = 1e-9
@@ -181,6 +167,10 @@ def _run(spec: RunSpec, result: RunResult) -> None:
             try:
                 proposal = method.propose(X, _impute(y, result), seed)
             except NUMERICAL_FAILURES as exc:
+                # fit_gp already retried with jitter and kept what it could; a
+                # failure that still escapes costs this iteration a Sobol point.
+                # Any other exception fails the run: a bug is never silently
+                # turned into random search.
                 fallbacks = result.metadata["sobol_fallbacks"] = (
                     result.metadata["sobol_fallbacks"] + 1
                 )
@@ -197,6 +187,8 @@ def _run(spec: RunSpec, result: RunResult) -> None:
         evaluate(x, started)
 
     result.timings.update(method.timings)
+    for fault, n in method.fit_faults.items():
+        result.metadata[f"fit_{fault}"] = n
     result.metadata["trace"] = method.trace  # per-iteration diagnostics, see Method.record
 
 
