@@ -51,20 +51,27 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
     parser.add_argument("--cuda", action="store_true", help="also time batched seeds on the GPU")
     parser.add_argument("--cost-workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
+    parser.add_argument("--throughput-seeds", type=int, default=10)
+    parser.add_argument("--step-timeout", type=int, default=1800, help="seconds per harness")
+    parser.add_argument("--skip", nargs="*", default=[], help="skip steps whose title has this")
     args = parser.parse_args()
     py = [sys.executable]
     steps = [
         (
             "cold-gp vs the hand-written BoTorch loop (one thread)",
-            pinned("0") + py + [str(HERE / "reference.py"), "--reps", "3", "--budget", "25"],
+            pinned("0") + py + [str(HERE / "reference.py"), "--reps", "2", "--budget", "25"],
         ),
         (
             "Sweep throughput (quickstart, 2 cores)",
-            pinned("0,1") + py + [str(HERE.parent / "throughput.py")],
+            pinned("0,1")
+            + py
+            + [str(HERE.parent / "throughput.py"), "--seeds", str(args.throughput_seeds)],
         ),
         (
             "Per-iteration cost of each method relative to cold-gp",
-            py + [str(HERE / "method_cost.py"), "--workers", str(args.cost_workers)],
+            py
+            + [str(HERE / "method_cost.py"), "--workers", str(args.cost_workers)]
+            + ["--seeds", "1", "--budget", "10"],
         ),
         (
             "Report and export at scale (10,000 runs x 50 iterations)",
@@ -80,33 +87,33 @@ def main() -> None:
             (
                 "Vectorized seeds: batched vs sequential GP fits, CUDA",
                 py
-                + [str(HERE / "batched_seeds.py"), "--device", "cuda", "--sizes", "8", "16", "64"],
+                + [str(HERE / "batched_seeds.py"), "--device", "cuda"]
+                + ["--sizes", "8", "16", "64"],
             )
         )
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    command = " ".join(["python", "benchmarks/perf/run_all.py", *sys.argv[1:]])
     lines = [
         "# Performance results",
         "",
-        f"Produced by `python benchmarks/perf/run_all.py{' --cuda' if args.cuda else ''}` "
-        f"on {when}.",
+        f"Produced by `{command}` on {when}.",
         "",
         f"Machine: {machine()}.",
         "",
     ]
+    steps = [(t, c) for t, c in steps if not any(s.lower() in t.lower() for s in args.skip)]
     for title, cmd in steps:
         print(f"== {title}", flush=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        body = proc.stdout.strip() or f"(failed: {proc.stderr.strip().splitlines()[-1:]})"
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.step_timeout)
+            body = proc.stdout.strip() or f"(failed: {proc.stderr.strip().splitlines()[-1:]})"
+        except subprocess.TimeoutExpired as exc:
+            partial = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+            body = partial.strip() + f"\n(stopped after {args.step_timeout} s)"
         print(body, flush=True)
-        lines += [
-            f"## {title}",
-            "",
-            f"`{' '.join(Path(c).name if '/' in c else c for c in cmd)}`",
-            "",
-            body,
-            "",
-        ]
-    Path(args.out).write_text("\n".join(lines))
+        shown = " ".join(Path(c).name if "/" in c else c for c in cmd)
+        lines += [f"## {title}", "", f"`{shown}`", "", body, ""]
+        Path(args.out).write_text("\n".join(lines))  # keep what is done if a later step dies
     print(f"wrote {args.out}")
 
 
