@@ -114,3 +114,66 @@ def test_bad_cli_input(tmp_path, capsys, label, args, message, also):
     assert message in err and (also is None or also in err)
     assert err.count("\n") == 1 and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def _csv(tmp_path):
+    path = tmp_path / "past.csv"
+    path.write_text("lr,loss\n0.01,1.5\n0.05,1.2\n")
+    return path
+
+
+def _register(name, target, sources, dim=1):
+    from bo_transfer.problems import register_pair
+
+    register_pair(name, target=target, sources=sources, dim=dim)
+
+
+def _observed(tmp_path, bounds):
+    from bo_transfer.problems import ObservedSource
+
+    return ObservedSource.from_csv(_csv(tmp_path), inputs=["lr"], objective="loss", bounds=bounds)
+
+
+def _good(X):
+    return X[..., 0] ** 2
+
+
+USER_PAIR_CASES = [
+    (
+        "wrong shape",
+        lambda tmp: _register("bad-shape", lambda X: X, [_good]),
+        "must map a n x 1 tensor to n values; got shape (4, 1)",
+    ),
+    (
+        "NaN on first call",
+        lambda tmp: _register("bad-nan", _good, [lambda X: X[..., 0] * float("nan")]),
+        "returned non-finite values",
+    ),
+    (
+        "inf on first call",
+        lambda tmp: _register("bad-inf", lambda X: 1 / (X[..., 0] * 0), [_good]),
+        "returned non-finite values",
+    ),
+    (
+        "raises on first call",
+        lambda tmp: _register("bad-raise", _good, [lambda X: X.foo]),
+        "fails on a 4 x 1 input: AttributeError",
+    ),
+    ("no sources", lambda tmp: _register("bad-empty", _good, []), "needs at least one source"),
+    ("lower >= upper", lambda tmp: _observed(tmp, [(0.1, 0.01)]), "need lower < upper"),
+    ("equal bounds", lambda tmp: _observed(tmp, [(0.1, 0.1)]), "need lower < upper"),
+]
+
+
+@pytest.mark.parametrize(
+    "label, call, message", USER_PAIR_CASES, ids=[c[0] for c in USER_PAIR_CASES]
+)
+def test_bad_user_built_pairs(tmp_path, label, call, message):
+    from bo_transfer.errors import UserError
+    from bo_transfer.problems import FAMILIES
+
+    before = FAMILIES.names()
+    with pytest.raises(UserError) as info:
+        call(tmp_path)
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert FAMILIES.names() == before  # nothing registered

@@ -64,6 +64,9 @@ class ObservedSource:
         path = Path(path)
         if len(bounds) != len(inputs):
             raise UserError(f"{path}: {len(inputs)} inputs but {len(bounds)} bounds")
+        for c, (lo, hi) in zip(inputs, bounds):
+            if not lo < hi:
+                raise UserError(f"{path}: bounds of {c!r} need lower < upper, got ({lo}, {hi})")
         try:
             with path.open(newline="") as fh:
                 rows = list(csv.DictReader(fh))

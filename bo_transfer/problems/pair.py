@@ -14,7 +14,7 @@ from scipy import stats
 from torch import Tensor
 
 from bo_transfer.errors import UserError
-from bo_transfer.problems.base import FunctionProblem, Problem, sobol
+from bo_transfer.problems.base import DTYPE, FunctionProblem, Problem, sobol
 from bo_transfer.problems.observed import ObservedSource
 from bo_transfer.problems.trajectory import gp_ei_trajectory
 from bo_transfer.registry import Registry, closest
@@ -382,6 +382,33 @@ def _as_problem(obj: Any, dim: int, name: str) -> Problem | ObservedSource:
     raise UserError(f"{name} must be a Problem, an ObservedSource or a callable, got {obj!r}")
 
 
+def _probe(problem: Problem | ObservedSource, name: str) -> None:
+    """Call a user's function once on a few unit-cube points: the wrong shape or
+    a non-finite value is a clear error here, not a failed run in a worker."""
+    if isinstance(problem, ObservedSource):
+        return
+    X = sobol(4, problem.dim, seed=0)
+    try:
+        with torch.no_grad():
+            values = problem.evaluate(X)
+    except Exception as exc:
+        raise UserError(
+            f"register_pair({name!r}): {problem.name} fails on a 4 x {problem.dim} input: "
+            f"{type(exc).__name__}: {exc}".splitlines()[0]
+        ) from None
+    shape = tuple(getattr(values, "shape", ()))
+    if shape != (4,):
+        raise UserError(
+            f"register_pair({name!r}): {problem.name} must map a n x {problem.dim} tensor to "
+            f"n values; got shape {shape} for n = 4"
+        )
+    if not torch.isfinite(torch.as_tensor(values, dtype=DTYPE)).all():
+        raise UserError(
+            f"register_pair({name!r}): {problem.name} returned non-finite values "
+            f"{torch.as_tensor(values).tolist()} on its first call"
+        )
+
+
 def register_pair(
     name: str,
     target: Problem | Callable[[Tensor], Tensor],
@@ -419,6 +446,8 @@ def register_pair(
             raise UserError(f"register_pair({name!r}): the target must be evaluable")
         return t, [_as_problem(s, dim, f"{name}-source{k}") for k, s in enumerate(sources)]
 
-    build()  # validate now, not in a worker
+    built_target, built_sources = build()
+    for problem in [built_target, *built_sources]:
+        _probe(problem, name)  # validate now, not in a worker
     FAMILIES.add(name, PairFamily(name, (), build, summary, citation, (name,), version=""))
     return name
