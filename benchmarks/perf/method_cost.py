@@ -43,43 +43,45 @@ def main() -> None:
     parser.add_argument("--n-init", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--methods", nargs="*", help="default: every registered method")
+    parser.add_argument(
+        "--configs", nargs="*", default=[f"{k}x{n}" for k, n in CONFIGS], help="SOURCESxPOINTS"
+    )
     args = parser.parse_args()
     methods = args.methods or METHODS.names()
-    specs = [
-        RunSpec(pair_name(k), m, seed, args.budget, args.n_init, n)
-        for k, n in CONFIGS
-        for m in methods
-        for seed in range(args.seeds)
-    ]
+    configs = [tuple(int(v) for v in c.split("x")) for c in args.configs]
     if args.workers > 1:
         ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(
-            args.workers, mp_context=ctx, initializer=set_single_thread
-        ) as pool:
-            results = list(pool.map(measure, specs))
+        pool = ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=set_single_thread)
+        run = pool.map
     else:
         set_single_thread()
-        results = [measure(s) for s in specs]
-    table: dict[tuple[str, int, int], list] = {}
-    for spec, (method, per_iter, setup, error) in zip(specs, results, strict=True):
-        entry = table.setdefault((method, spec.pair.count(";") + 1, spec.n_source), [])
-        entry.append((per_iter, setup, error))
-    header = " | ".join(f"{k} src x {n} pts" for k, n in CONFIGS)
-    print(f"| method | {header} |")
-    print("|---|" + "---|" * len(CONFIGS))
-    for method in methods:
-        cells = []
-        for k, n in CONFIGS:
-            ours = table[(method, k, n)]
-            base = statistics.mean(t for t, _, _ in table[("cold-gp", k, n)])
-            errors = [e for _, _, e in ours if e]
+        run = map
+    # One table per configuration, printed as soon as it is measured, so a run
+    # stopped early keeps the configurations it finished.
+    for k, n in configs:
+        specs = [
+            RunSpec(pair_name(k), m, seed, args.budget, args.n_init, n)
+            for m in methods
+            for seed in range(args.seeds)
+        ]
+        by_method: dict[str, list] = {}
+        for method, per_iter, setup, error in run(measure, specs):
+            by_method.setdefault(method, []).append((per_iter, setup, error))
+        base = statistics.mean(t for t, _, _ in by_method["cold-gp"])
+        print(f"{k} source(s) x {n} points (cold-gp: {base:.2f} s per iteration)")
+        print("| method | per iteration vs cold-gp | setup s |")
+        print("|---|---|---|")
+        for method in methods:
+            rows = by_method[method]
+            errors = [e for _, _, e in rows if e]
             if errors:
-                cells.append(f"failed: {errors[0][:40]}")
+                print(f"| {method} | failed: {errors[0][:60]} | |")
                 continue
-            ratio = statistics.mean(t for t, _, _ in ours) / base
-            setup = statistics.mean(s for _, s, _ in ours)
-            cells.append(f"{ratio:.2f}x (setup {setup:.1f} s)")
-        print(f"| {method} | " + " | ".join(cells) + " |")
+            ratio = statistics.mean(t for t, _, _ in rows) / base
+            print(f"| {method} | {ratio:.2f}x | {statistics.mean(s for _, s, _ in rows):.1f} |")
+        print(flush=True)
+    if args.workers > 1:
+        pool.shutdown()
 
 
 if __name__ == "__main__":

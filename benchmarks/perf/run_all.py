@@ -52,6 +52,12 @@ def main() -> None:
     parser.add_argument("--cuda", action="store_true", help="also time batched seeds on the GPU")
     parser.add_argument("--cost-workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
     parser.add_argument("--throughput-seeds", type=int, default=10)
+    parser.add_argument(
+        "--cost-configs",
+        nargs="*",
+        default=["1x32", "5x32", "1x256", "5x256"],
+        help="SOURCESxPOINTS",
+    )
     parser.add_argument("--step-timeout", type=int, default=1800, help="seconds per harness")
     parser.add_argument("--skip", nargs="*", default=[], help="skip steps whose title has this")
     args = parser.parse_args()
@@ -71,7 +77,7 @@ def main() -> None:
             "Per-iteration cost of each method relative to cold-gp",
             py
             + [str(HERE / "method_cost.py"), "--workers", str(args.cost_workers)]
-            + ["--seeds", "1", "--budget", "10"],
+            + ["--seeds", "1", "--budget", "10", "--configs", *args.cost_configs],
         ),
         (
             "Report and export at scale (10,000 runs x 50 iterations)",
