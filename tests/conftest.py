@@ -1,6 +1,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import torch
@@ -48,3 +53,40 @@ def tiny_results(tmp_path_factory, tiny_sweep):
     summary = run_sweep(tiny_sweep, out, executor=LocalExecutor(1))
     assert summary.failed == 0, summary.lines()
     return out
+
+
+@contextmanager
+def installed_plugin_package(root: Path, module: str, source: str, group: str, entry: str):
+    """A tiny package of one module declaring ``entry`` in entry-point ``group``,
+    pip-installed into the running environment for the duration of the block."""
+    (root / f"{module}.py").write_text(textwrap.dedent(source))
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [build-system]
+            requires = ["setuptools>=68"]
+            build-backend = "setuptools.build_meta"
+
+            [project]
+            name = "{module}"
+            version = "0.0.1"
+
+            [tool.setuptools]
+            py-modules = ["{module}"]
+
+            [project.entry-points."{group}"]
+            {entry} = "{module}"
+            """
+        )
+    )
+    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--no-build-isolation", "--no-index", str(root)],
+        check=True,
+        capture_output=True,
+        cwd=root,
+    )
+    try:
+        yield
+    finally:
+        subprocess.run([*pip, "uninstall", "-y", module], check=True, capture_output=True)

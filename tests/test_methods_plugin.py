@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import installed_plugin_package
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,37 +51,10 @@ class PluginEI(Method):
 def installed_plugin(tmp_path):
     """A tiny package declaring an entry point in group ``bo_transfer.methods``,
     pip-installed into the running environment and uninstalled afterwards."""
-    (tmp_path / "bt_plugin_demo.py").write_text(textwrap.dedent(PLUGIN))
-    (tmp_path / "pyproject.toml").write_text(
-        textwrap.dedent(
-            """
-            [build-system]
-            requires = ["setuptools>=68"]
-            build-backend = "setuptools.build_meta"
-
-            [project]
-            name = "bt-plugin-demo"
-            version = "0.0.1"
-
-            [tool.setuptools]
-            py-modules = ["bt_plugin_demo"]
-
-            [project.entry-points."bo_transfer.methods"]
-            plugin-ei = "bt_plugin_demo"
-            """
-        )
-    )
-    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
-    subprocess.run(
-        [*pip, "install", "--no-deps", "--no-build-isolation", str(tmp_path)],
-        check=True,
-        capture_output=True,
-        cwd=tmp_path,
-    )
-    try:
+    with installed_plugin_package(
+        tmp_path, "bt_plugin_demo", PLUGIN, "bo_transfer.methods", "plugin-ei"
+    ):
         yield "plugin-ei"
-    finally:
-        subprocess.run([*pip, "uninstall", "-y", "bt-plugin-demo"], check=True, capture_output=True)
 
 
 def test_an_installed_plugin_method_is_listed_and_runs(installed_plugin):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 
 import pytest
+from conftest import installed_plugin_package
 
 PLUGIN = "bo_transfer_test_plugin"
 
@@ -35,34 +35,8 @@ def build(offset):
 @pytest.fixture(scope="module")
 def installed_plugin(tmp_path_factory):
     root = tmp_path_factory.mktemp("plugin")
-    (root / f"{PLUGIN}.py").write_text(PLUGIN_MODULE)
-    (root / "pyproject.toml").write_text(
-        textwrap.dedent(
-            f"""
-            [build-system]
-            requires = ["setuptools>=68"]
-            build-backend = "setuptools.build_meta"
-
-            [project]
-            name = "{PLUGIN}"
-            version = "0.0.1"
-
-            [project.entry-points."bo_transfer.pairs"]
-            quadratic = "{PLUGIN}"
-
-            [tool.setuptools]
-            py-modules = ["{PLUGIN}"]
-            """
-        )
-    )
-    pip = [sys.executable, "-m", "pip"]
-    subprocess.run(
-        [*pip, "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", str(root)],
-        check=True,
-        capture_output=True,
-    )
-    yield
-    subprocess.run([*pip, "uninstall", "-q", "-y", PLUGIN], check=True, capture_output=True)
+    with installed_plugin_package(root, PLUGIN, PLUGIN_MODULE, "bo_transfer.pairs", "quadratic"):
+        yield
 
 
 def test_an_installed_plugin_family_is_found_by_get_pair(installed_plugin):

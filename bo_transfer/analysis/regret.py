@@ -58,11 +58,7 @@ def load_results(directory: str | Path) -> pd.DataFrame:
     regret, normalized_regret``), then ``elapsed_s``, ``x`` (JSON) and run-level
     columns."""
     with ResultStore(directory) as store:
-        raw = store.evals_frame()
-    df = add_regret(raw)
-    first = C.EXPORT_COLUMNS + [C.LOG_REGRET, C.ELAPSED_S, "x"]
-    rest = [c for c in df.columns if c not in first]
-    return df[first + rest].sort_values([C.PAIR, C.METHOD, C.SEED, C.ITERATION], ignore_index=True)
+        return _tidy(store.evals_frame())
 
 
 def run_metrics(df: pd.DataFrame, budget: int | None = None) -> pd.DataFrame:
