@@ -63,6 +63,52 @@ def test_mtgp_learns_a_negative_task_correlation_only_when_its_kernel_allows_it(
     assert learned["botorch"] >= 0.0
 
 
+def test_mtgp_botorch_is_botorchs_default_multitask_gp():
+    """The named variant builds BoTorch 0.18's defaults: per-task noise, a
+    positive index kernel with a Beta prior, Standardize; the fast default
+    shares one noise level and uses the free kernel."""
+    from botorch.models.kernels.positive_index import PositiveIndexKernel
+    from botorch.models.transforms.outcome import Standardize
+    from gpytorch.kernels import IndexKernel
+    from gpytorch.likelihoods import GaussianLikelihood, HadamardGaussianLikelihood
+
+    models = {}
+    for name in ("mtgp", "mtgp-botorch"):
+        pair, method = _started(name, ANTI_GP)
+        models[name] = method.build(*method.training_data(*_target_data(pair, 4)))
+    reference = models["mtgp-botorch"]
+    assert isinstance(reference.likelihood, HadamardGaussianLikelihood)
+    assert isinstance(reference.covar_module.kernels[1], PositiveIndexKernel)
+    assert isinstance(reference.outcome_transform, Standardize)
+    fast = models["mtgp"]
+    assert type(fast.likelihood) is GaussianLikelihood
+    assert type(fast.covar_module.kernels[1]) is IndexKernel
+
+
+def test_mtgp_warm_start_reaches_the_likelihood_of_a_fit_from_scratch():
+    """Carrying the hyperparameters over from the previous iteration (the fast
+    default) must not trade model quality for speed: after a few iterations
+    the warm-started fit's marginal likelihood is that of an uncapped fit from
+    scratch, up to 0.01 nats per data point."""
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    pair, warm = _started("mtgp", ANTI_GP)
+    _, cold = _started("mtgp", ANTI_GP, {"warm_start": False, "max_iter": 0})
+    for n in (4, 5, 6, 7):
+        X, y = _target_data(pair, n)
+        fits = {"warm": warm.fit(X, y, seed=n), "cold": cold.fit(X, y, seed=n)}
+    mll = {}
+    for key, model in fits.items():
+        model.train()
+        with torch.no_grad():
+            out = model(*model.train_inputs)
+            mll[key] = float(
+                ExactMarginalLogLikelihood(model.likelihood, model)(out, model.train_targets)
+            )
+    assert mll["warm"] >= mll["cold"] - 0.01
+    assert warm.config()["warm_start"] and not cold.config()["warm_start"]
+
+
 def test_pibo_prior_influence_decays_as_beta_over_n():
     """log a(x) = log EI(x) + (beta / n) log pi(x): at a point far from the source
     optimum the prior's penalty relative to LogEI shrinks like 1 / n."""
@@ -166,6 +212,10 @@ def test_stacked_gp_second_source_models_the_residual_of_the_first():
     ("name", "options", "message"),
     [
         ("mtgp", {"task_kernel": "lkj"}, "task_kernel must be one of free, botorch, got 'lkj'"),
+        ("mtgp", {"noise": "task"}, "noise must be one of shared, per-task, got 'task'"),
+        ("mtgp", {"max_iter": -1}, "max_iter must be an integer >= 0, got -1"),
+        ("mtgp", {"warm_start": "yes"}, "task_prior and warm_start must be true or false"),
+        ("mtgp-botorch", {"noise": "shared"}, "method 'mtgp-botorch' has no option 'noise'"),
         ("cold-gp", {"acquisition": "ucb"}, "acquisition must be one of logei, ei, got 'ucb'"),
         ("prior-mean", {"weights": "sum"}, "weights must be 'mean' or 'learned', got 'sum'"),
         ("guarded", {"z": 0}, "z must be positive, got 0"),

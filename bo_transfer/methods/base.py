@@ -151,23 +151,39 @@ class Method(ABC):
             covar_module: optional kernel (default: BoTorch's RBF with priors).
             slot: the name under which the hyperparameters are carried over.
         """
-        t0 = time.perf_counter()
         model = SingleTaskGP(
             X, -y.unsqueeze(-1), mean_module=mean_module, covar_module=covar_module
         )
+        return self.fit_model(model, slot)
+
+    def fit_model(
+        self,
+        model: torch.nn.Module,
+        slot: str | None = "target",
+        optimizer_options: dict[str, Any] | None = None,
+    ) -> Any:
+        """Fit any GPyTorch exact GP by maximum marginal likelihood, as
+        :meth:`fit_gp` does: start from ``slot``'s previous hyperparameters
+        (those whose name and shape match), retry a numerical failure with
+        jitter ``RETRY_JITTER``, then keep the previous hyperparameters (both
+        counted in ``fit_faults``). ``optimizer_options`` go to SciPy's L-BFGS-B
+        (e.g. ``{"maxiter": 150}``). Returns ``model``, fitted, in eval mode.
+        """
+        t0 = time.perf_counter()
         previous = self._previous.get(slot) if slot else None
         if previous:
             _load_parameters(model, previous)
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        kwargs = {"optimizer_kwargs": {"options": optimizer_options}} if optimizer_options else {}
         try:
-            fit_gpytorch_mll(mll)
+            fit_gpytorch_mll(mll, **kwargs)
         except NUMERICAL_FAILURES:
             self.fit_faults["jitter_retries"] += 1
             try:
                 with gpytorch.settings.cholesky_jitter(
                     float_value=RETRY_JITTER, double_value=RETRY_JITTER
                 ):
-                    fit_gpytorch_mll(mll)
+                    fit_gpytorch_mll(mll, **kwargs)
             except NUMERICAL_FAILURES:
                 if not previous:
                     raise
