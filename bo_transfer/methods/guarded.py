@@ -9,6 +9,7 @@ from torch import Tensor
 
 from bo_transfer.methods.base import Method, register_method, spearman
 from bo_transfer.methods.prior_mean import SourceMean
+from bo_transfer.methods.sources import SourcePosteriors
 from bo_transfer.problems.base import DTYPE
 
 
@@ -51,6 +52,7 @@ class Guarded(Method):
             raise ValueError(f"min_points must be at least 3, got {min_points}")
         self.z, self.min_points = float(z), int(min_points)
         self._fitted: list = []
+        self._posteriors: SourcePosteriors | None = None
 
     def config(self) -> dict:
         return {"z": self.z, "min_points": self.min_points}
@@ -58,12 +60,13 @@ class Guarded(Method):
     def start(self, sources, dim: int, seed: int) -> None:
         super().start(sources, dim, seed)
         self._fitted = self.fit_sources()
+        self._posteriors = SourcePosteriors(self._fitted)
 
     def source_signs(self, X: Tensor, y: Tensor) -> tuple[Tensor, list[float]]:
         """Per source ``+1`` (keep), ``-1`` (flip) or ``0`` (drop), and the rank
         correlations they come from, for target data ``X`` (`n x d`), ``y`` (`n`)."""
         with torch.no_grad():
-            means = SourceMean(self._fitted).source_means(X)  # n x K, larger is better
+            means = self._posteriors.means(X)  # n x K, larger is better
         rhos = [spearman(means[:, k], -y) for k in range(means.shape[-1])]
         if len(y) < self.min_points:
             return torch.ones(len(rhos), dtype=DTYPE), rhos
@@ -79,5 +82,5 @@ class Guarded(Method):
             self.record("decision", "cold")
             return self.log_ei_step(X, y, seed)
         self.record("decision", "flip" if (signs < 0).any() else "warm")
-        mean = SourceMean(self._fitted, weights=signs / used.sum())
+        mean = SourceMean(self._fitted, weights=signs / used.sum(), posteriors=self._posteriors)
         return self.log_ei_step(X, y, seed, mean_module=mean)

@@ -7,6 +7,7 @@ from gpytorch.means import Mean
 from torch import Tensor
 
 from bo_transfer.methods.base import Method, register_method
+from bo_transfer.methods.sources import SourcePosteriors
 from bo_transfer.problems.base import DTYPE
 
 
@@ -14,17 +15,26 @@ class SourceMean(Mean):
     """A weighted sum of fixed source posterior means, in standardized units.
 
     Each source GP is fitted once; its posterior mean ``c + k(x, X_s) alpha`` is
-    frozen into buffers, so the target GP's fit cannot move the source
-    hyperparameters and evaluating the mean costs one kernel row per source.
+    frozen (:class:`~bo_transfer.methods.sources.SourcePosteriors`), so the
+    target GP's fit cannot move the source hyperparameters and evaluating the
+    mean costs one kernel row per source, all sources in one expression.
 
     Args:
         fitted: the source GPs (see :meth:`Method.fit_sources`).
         weights: `K` weights, default ``1/K`` each (the average).
         learn: make the weights a parameter, fitted with the target GP's
             hyperparameters by marginal likelihood.
+        posteriors: the frozen posteriors of ``fitted``, when already built
+            (they are reused, not recomputed).
     """
 
-    def __init__(self, fitted: list, weights: Tensor | None = None, learn: bool = False) -> None:
+    def __init__(
+        self,
+        fitted: list,
+        weights: Tensor | None = None,
+        learn: bool = False,
+        posteriors: SourcePosteriors | None = None,
+    ) -> None:
         super().__init__()
         if weights is None:
             weights = torch.full((len(fitted),), 1.0 / max(len(fitted), 1), dtype=DTYPE)
@@ -32,40 +42,11 @@ class SourceMean(Mean):
             self.register_parameter("weights", torch.nn.Parameter(weights.clone()))
         else:
             self.register_buffer("weights", weights.clone())
-        self._kernels = []  # plain list: the source kernels must not become submodules
-        for k, model in enumerate(fitted):
-            # The model's internal space: negated, standardized source values.
-            X_s = model.train_inputs[0]
-            with torch.no_grad():
-                noise = model.likelihood.noise.squeeze()
-                K = model.covar_module(X_s).to_dense() + noise * torch.eye(
-                    len(X_s), dtype=X_s.dtype
-                )
-                const = model.mean_module(X_s)
-                alpha = torch.cholesky_solve(
-                    (model.train_targets - const).unsqueeze(-1), torch.linalg.cholesky(K)
-                )
-                # Back to the units the model was given (its outcome transform's),
-                # so residual models of a stack add up in one space.
-                tf = getattr(model, "outcome_transform", None)
-                scale = tf.stdvs.squeeze() if tf is not None else torch.ones((), dtype=DTYPE)
-                shift = tf.means.squeeze() if tf is not None else torch.zeros((), dtype=DTYPE)
-            model.requires_grad_(False)
-            self.register_buffer(f"X_{k}", X_s)
-            self.register_buffer(f"alpha_{k}", scale * alpha.squeeze(-1))
-            self.register_buffer(f"const_{k}", shift + scale * const[0])
-            self._kernels.append(model.covar_module)
+        self.posteriors = posteriors if posteriors is not None else SourcePosteriors(fitted)
 
     def source_means(self, x: Tensor) -> Tensor:
         """`... x n x K` posterior means of each source at ``x`` (`... x n x d`)."""
-        return torch.stack(
-            [
-                getattr(self, f"const_{k}")
-                + kernel(x, getattr(self, f"X_{k}")).to_dense() @ getattr(self, f"alpha_{k}")
-                for k, kernel in enumerate(self._kernels)
-            ],
-            dim=-1,
-        )
+        return self.posteriors.means(x)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.source_means(x) @ self.weights
@@ -100,6 +81,7 @@ class PriorMean(Method):
         self.weights = weights
         self._fitted: list = []
         self._mean: SourceMean | None = None
+        self._posteriors: SourcePosteriors | None = None
 
     def config(self) -> dict:
         return {"weights": self.weights}
@@ -108,11 +90,13 @@ class PriorMean(Method):
         super().start(sources, dim, seed)
         self._fitted = self.fit_sources()
         self._mean = SourceMean(self._fitted)
+        self._posteriors = self._mean.posteriors
 
     def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
         mean = self._mean
         if self.weights == "learned":
-            mean = SourceMean(self._fitted, learn=True)  # refitted from 1/K each iteration
+            # Refitted from 1/K each iteration.
+            mean = SourceMean(self._fitted, learn=True, posteriors=self._posteriors)
         x = self.log_ei_step(X, y, seed, mean_module=mean)
         if self.weights == "learned":
             self.record("weights", mean.weights.detach().tolist())

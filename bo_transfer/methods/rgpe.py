@@ -11,6 +11,7 @@ from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
 from bo_transfer.methods.base import Method, register_method, standardize
+from bo_transfer.methods.sources import SourcePosteriors
 
 
 def ranking_loss(f: Tensor, t: Tensor) -> Tensor:
@@ -58,22 +59,36 @@ def loo_samples(model: SingleTaskGP, n: int, gen: torch.Generator) -> Tensor:
 class EnsembleLogEI(AcquisitionFunction):
     """LogEI of a weighted GP ensemble: mean ``sum_i w_i mu_i``, variance
     ``sum_i w_i^2 var_i`` (Feurer et al. 2018, eq. 3), all models predicting in
-    the same standardized units."""
+    the same standardized units.
 
-    def __init__(self, models: list[SingleTaskGP], weights: Tensor, best_f: Tensor) -> None:
-        super().__init__(model=models[-1])
-        kept = [i for i in range(len(models)) if weights[i] > 0]
-        self.models = torch.nn.ModuleList([models[i] for i in kept])
-        self.register_buffer("weights", weights[kept])
+    Args:
+        sources: the frozen source posteriors (`K` sources).
+        target: the target GP.
+        weights: `K + 1` weights, target last.
+        best_f: the incumbent, in the models' units.
+    """
+
+    def __init__(
+        self, sources: SourcePosteriors, target: SingleTaskGP, weights: Tensor, best_f: Tensor
+    ) -> None:
+        super().__init__(model=target)
+        self.sources = sources
+        self.register_buffer("weights", weights)
         self.register_buffer("best_f", torch.as_tensor(best_f))
 
     @t_batch_mode_transform(expected_q=1)
     def forward(self, X: Tensor) -> Tensor:
-        mean, var = 0.0, 0.0
-        for w, model in zip(self.weights, self.models):
-            post = model.posterior(X)
-            mean = mean + w * post.mean.view(X.shape[:-2])
-            var = var + w**2 * post.variance.view(X.shape[:-2])
+        w_s, w_t = self.weights[:-1], self.weights[-1]
+        mean = torch.zeros(X.shape[:-2], dtype=X.dtype)
+        var = torch.zeros(X.shape[:-2], dtype=X.dtype)
+        if (w_s > 0).any():
+            mu, sd2 = self.sources.means_and_variances(X)  # b x 1 x K
+            mean = mean + (mu.squeeze(-2) * w_s).sum(-1)
+            var = var + (sd2.squeeze(-2) * w_s**2).sum(-1)
+        if w_t > 0:
+            post = self.model.posterior(X)
+            mean = mean + w_t * post.mean.view(X.shape[:-2])
+            var = var + w_t**2 * post.variance.view(X.shape[:-2])
         sigma = var.clamp_min(1e-12).sqrt()
         return _log_ei_helper((mean - self.best_f) / sigma) + sigma.log()
 
@@ -101,6 +116,7 @@ class RGPE(Method):
             raise ValueError(f"n_samples must be at least 1, got {n_samples}")
         self.n_samples = int(n_samples)
         self._sources: list[SingleTaskGP] = []
+        self._posteriors: SourcePosteriors | None = None
 
     def config(self) -> dict:
         return {"n_samples": self.n_samples}
@@ -108,6 +124,7 @@ class RGPE(Method):
     def start(self, sources, dim: int, seed: int) -> None:
         super().start(sources, dim, seed)
         self._sources = self.fit_sources()
+        self._posteriors = SourcePosteriors(self._sources)
 
     def weights(self, target: SingleTaskGP, X: Tensor, t: Tensor, gen: torch.Generator) -> Tensor:
         """`K + 1` ensemble weights for target data ``X`` (`n x d`), ``t`` (`n`,
@@ -129,5 +146,5 @@ class RGPE(Method):
         gen = torch.Generator().manual_seed(seed)
         w = self.weights(target, X, -y_std, gen)
         self.record("weights", w.tolist())
-        acqf = EnsembleLogEI([*self._sources, target], w, best_f=(-y_std).max())
+        acqf = EnsembleLogEI(self._posteriors, target, w, best_f=(-y_std).max())
         return self.maximize(acqf, seed)

@@ -9,6 +9,7 @@ from botorch.utils.transforms import t_batch_mode_transform
 from torch import Tensor
 
 from bo_transfer.methods.base import Method, register_method, standardize
+from bo_transfer.methods.sources import SourcePosteriors
 
 
 def discordant_fraction(a: Tensor, b: Tensor) -> float:
@@ -30,14 +31,14 @@ class TransferAcquisition(AcquisitionFunction):
     def __init__(
         self,
         target_ei: ExpectedImprovement,
-        sources: list[SingleTaskGP],
+        sources: SourcePosteriors,
         weights: Tensor,
         incumbents: Tensor,
         target_weight: float,
     ) -> None:
         super().__init__(model=target_ei.model)
         self.target_ei = target_ei
-        self.sources = torch.nn.ModuleList(sources)
+        self.sources = sources
         self.register_buffer("weights", weights)
         self.register_buffer("incumbents", incumbents)
         self.target_weight = target_weight
@@ -45,10 +46,9 @@ class TransferAcquisition(AcquisitionFunction):
     @t_batch_mode_transform(expected_q=1)
     def forward(self, X: Tensor) -> Tensor:
         total = self.target_weight * self.target_ei(X)
-        for w, inc, model in zip(self.weights, self.incumbents, self.sources):
-            if w > 0:
-                mu = model.posterior(X).mean.view(X.shape[:-2])
-                total = total + w * (mu - inc).clamp_min(0.0)
+        if (self.weights > 0).any():
+            mu = self.sources.means(X).squeeze(-2)  # b x K
+            total = total + ((mu - self.incumbents).clamp_min(0.0) * self.weights).sum(-1)
         return total / (self.target_weight + self.weights.sum())
 
 
@@ -74,6 +74,7 @@ class TAF(Method):
             raise ValueError(f"bandwidth must be in (0, 1], got {bandwidth}")
         self.bandwidth = float(bandwidth)
         self._sources: list[SingleTaskGP] = []
+        self._posteriors: SourcePosteriors | None = None
 
     def config(self) -> dict:
         return {"bandwidth": self.bandwidth}
@@ -81,20 +82,21 @@ class TAF(Method):
     def start(self, sources, dim: int, seed: int) -> None:
         super().start(sources, dim, seed)
         self._sources = self.fit_sources()
+        self._posteriors = SourcePosteriors(self._sources)
 
     def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
         y_std = standardize(y)
         target = self.fit_gp(X, y_std)
         with torch.no_grad():
-            means = [m.posterior(X).mean.squeeze(-1) for m in self._sources]
+            means = self._posteriors.means(X).mT  # K x n
         taus = torch.tensor([discordant_fraction(mu, -y_std) for mu in means], dtype=X.dtype)
         weights = 0.75 * (1 - (taus / self.bandwidth) ** 2).clamp_min(0.0)
         self.record("weights", weights.tolist())
         acqf = TransferAcquisition(
             ExpectedImprovement(target, best_f=(-y_std).max()),
-            self._sources,
+            self._posteriors,
             weights,
-            torch.stack([mu.max() for mu in means]) if means else weights,
+            means.amax(-1) if len(means) else weights,
             target_weight=0.75,
         )
         return self.maximize(acqf, seed)
