@@ -65,7 +65,7 @@ def main() -> None:
     steps = [
         (
             "cold-gp vs the hand-written BoTorch loop (one thread)",
-            pinned("0") + py + [str(HERE / "reference.py"), "--reps", "2", "--budget", "25"],
+            pinned("0") + py + [str(HERE / "reference.py"), "--reps", "3", "--budget", "25"],
         ),
         (
             "Sweep throughput (quickstart, 2 cores)",
