@@ -80,6 +80,12 @@ def main() -> None:
             + ["--seeds", "1", "--budget", "10", "--configs", *args.cost_configs],
         ),
         (
+            "Where mtgp's time goes: L-BFGS iterations x cost per evaluation (one thread)",
+            pinned("0")
+            + py
+            + [str(HERE / "profile_fit.py"), "--configs", "1x32", "5x32", "--profile"],
+        ),
+        (
             "Report and export at scale (10,000 runs x 50 iterations)",
             pinned("0") + py + [str(HERE / "report_scale.py")],
         ),
