@@ -105,6 +105,13 @@ def test_blocks_are_consecutive_seeds_in_spec_order_per_pair_and_method():
     assert len({r.key for r in runs}) == len(runs)
 
 
+def test_two_entries_of_one_method_are_blocked_apart():
+    entries = ["cold-gp", {"name": "cold-gp", "label": "again"}]
+    runs = Sweep.from_dict(sweep_dict(seeds=2, batch_seeds=2, methods=entries)).runs()
+    tasks = [[(r.method_label, r.seed) for r in task] for task in seed_blocks(runs)]
+    assert tasks == [[("cold-gp", 0), ("cold-gp", 1)], [("again", 0), ("again", 1)]]
+
+
 def test_batching_is_in_the_key_only_when_on():
     default = Sweep.from_dict(sweep_dict()).runs()
     plain = Sweep.from_dict(sweep_dict(batch_seeds=1)).runs()

@@ -39,10 +39,11 @@ def assign_blocks(specs: Sequence[RunSpec], batch_seeds: int) -> list[RunSpec]:
     only in seed are cut into blocks of ``batch_seeds`` in the order given."""
     if batch_seeds <= 1:
         return list(specs)
-    groups: dict[str, list[int]] = {}
+    groups: dict[tuple[str, str], list[int]] = {}
     for i, spec in enumerate(specs):
         if supports_seed_batching(spec.method):
-            groups.setdefault(replace(spec, seed=0).key, []).append(i)
+            # The label too: two entries of one method and options are two groups.
+            groups.setdefault((replace(spec, seed=0).key, spec.label), []).append(i)
     out = list(specs)
     for members in groups.values():
         for start in range(0, len(members), batch_seeds):
@@ -59,7 +60,7 @@ def seed_blocks(specs: Sequence[RunSpec]) -> list[list[RunSpec]]:
     tasks: dict[object, list[RunSpec]] = {}
     for i, spec in enumerate(specs):
         if spec.seed_batch > 1 and spec.seed_block:
-            ident: object = replace(spec, seed=spec.seed_block[0]).key
+            ident: object = (replace(spec, seed=spec.seed_block[0]).key, spec.label)
         else:
             ident = i
         tasks.setdefault(ident, []).append(spec)
