@@ -2,8 +2,8 @@
 
     python benchmarks/perf/batched_seeds.py [--device cpu|cuda] [--sizes 8 16]
 
-BoTorch models with a batch shape fit S independent GPs at once (one L-BFGS
-over all hyperparameters, the sum of the S marginal likelihoods). A vectorized
+BoTorch models with a batch shape fit S independent GPs at once (BoTorch 0.18:
+one L-BFGS-B state per batch element, evaluated together). A vectorized
 sweep would fit S seeds of one (pair, method) per iteration that way. This
 times, for S seeds of a cold-gp iteration (n training points each, dim d):
   - sequential: S separate SingleTaskGP fits and S posterior evaluations on

@@ -93,6 +93,10 @@ def main() -> None:
             "Vectorized seeds: batched vs sequential GP fits, CPU (one thread)",
             pinned("0") + py + [str(HERE / "batched_seeds.py"), "--device", "cpu"],
         ),
+        (
+            "Vectorized seeds: the whole cold-gp loop, batched vs sequential (one thread)",
+            pinned("0") + py + [str(HERE / "batched_loop.py")],
+        ),
     ]
     if args.cuda:
         steps.append(

@@ -83,6 +83,11 @@ class Method(ABC):
     #: BibTeX keys in ``bo_transfer/references.bib`` (comma-separated); see
     #: :mod:`bo_transfer.analysis.citations`.
     bib_key: ClassVar[str] = ""
+    #: True for a method whose ``propose`` is exactly
+    #: ``self.gp_step(X, y, seed, acquisition=self.acquisition)``: a sweep's
+    #: ``batch_seeds`` may then run several seeds of it as one batched GP
+    #: (:mod:`bo_transfer.methods.seed_batch`).
+    supports_seed_batching: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.timings = {"fit_s": 0.0, "acq_s": 0.0}

@@ -37,6 +37,8 @@ class ColdGP(Method):
     ``"logei"`` (default, log expected improvement) or ``"ei"`` (plain expected
     improvement, whose flat regions LogEI was designed to fix)."""
 
+    supports_seed_batching = True
+
     def __init__(self, acquisition: str = "logei") -> None:
         super().__init__()
         if acquisition not in ACQUISITIONS:

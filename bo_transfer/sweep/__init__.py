@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bo_transfer.errors import UserError
 from bo_transfer.problems.pair import split_pair_name
+from bo_transfer.sweep.batched import seed_blocks
 from bo_transfer.sweep.executors import DaskExecutor, LocalExecutor, SlurmExecutor
 from bo_transfer.sweep.progress import Progress
 from bo_transfer.sweep.runner import RunResult, RunSpec, run_one
@@ -43,6 +44,8 @@ class SweepSummary:
             "repaired_proposals": "proposals repeated an evaluated point and were redrawn",
             "fit_jitter_retries": "GP fits failed and were retried with more jitter",
             "fit_kept_previous": "GP fits failed twice and kept the previous hyperparameters",
+            "batch_fallbacks": "iterations of seed blocks took each seed's own step after a "
+            "numerical failure of the batched step",
         }
         for key, text in labels.items():
             if self.faults[key]:
@@ -60,7 +63,9 @@ def run_sweep(
 ) -> SweepSummary:
     """Run every run of ``sweep`` not already done in ``out``; store each as it ends.
 
-    Finished runs are never redone; failed ones are redone with ``retry_failed``.
+    Finished runs are never redone (a seed block with a run to do is rerun
+    whole, but only that run is stored); failed ones are redone with
+    ``retry_failed``.
     A directory holding results of a different spec is refused unless
     ``append``; a directory another sweep is writing to is refused (a lock).
     ``executor`` defaults to a local process pool with one worker per core.
@@ -77,14 +82,19 @@ def run_sweep(
             )
         store.set_meta("spec", sweep.to_json())
         status = store.statuses()
-        todo = [
-            s
+        todo = {
+            s.key
             for s in specs
             if status.get(s.key) is None or (status[s.key] == "failed" and retry_failed)
-        ]
+        }
+        # A seed block is rerun whole (its numbers depend on running it as one),
+        # but only its runs still to do are stored.
+        tasks = [t for t in seed_blocks(specs) if any(s.key in todo for s in t)]
         summary = SweepSummary(total=len(specs), skipped=len(specs) - len(todo))
         bar = Progress(len(todo)) if progress and todo else None
-        for result in executor.run(todo):
+        for result in executor.run([s for task in tasks for s in task]):
+            if result.spec.key not in todo:
+                continue
             store.put(result, family=split_pair_name(result.spec.pair)[0])
             for key in (
                 "sobol_fallbacks",
@@ -92,6 +102,7 @@ def run_sweep(
                 "repaired_proposals",
                 "fit_jitter_retries",
                 "fit_kept_previous",
+                "batch_fallbacks",
             ):
                 summary.faults[key] += result.metadata.get(key, 0)
             if result.status == "done":

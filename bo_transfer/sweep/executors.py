@@ -1,9 +1,11 @@
 """Executors: where runs happen. Run specs go in, plain results come out.
 
-Every executor is a thin adapter over :func:`run_one`; only :class:`RunSpec`
-and :class:`RunResult` (plain data) cross process boundaries, never models (a
-default BoTorch ``MultiTaskGP`` does not even pickle). Only the driver writes
-the store, so Dask workers need no shared file system.
+Every executor is a thin adapter over :func:`run_task`: a task is one run, or
+one block of seeds run in lock-step (``seed_block``, see
+:mod:`bo_transfer.sweep.batched`), which travels as one task. Only
+:class:`RunSpec` and :class:`RunResult` (plain data) cross process boundaries,
+never models (a default BoTorch ``MultiTaskGP`` does not even pickle). Only the
+driver writes the store, so Dask workers need no shared file system.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pathlib import Path
 import torch
 
 from bo_transfer.errors import UserError
-from bo_transfer.sweep.runner import RunResult, RunSpec, run_one
+from bo_transfer.sweep.batched import run_task, seed_blocks
+from bo_transfer.sweep.runner import RunResult, RunSpec
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -54,9 +57,10 @@ def failed_result(spec: RunSpec, what: str, exc: BaseException) -> RunResult:
 
 
 def run_chunk(specs: Sequence[RunSpec]) -> list[RunResult]:
-    """Run several specs in one process (one Slurm array task)."""
+    """Run several specs in one process (one Slurm array task), seed blocks
+    in lock-step."""
     set_single_thread()
-    return [run_one(spec) for spec in specs]
+    return [result for task in seed_blocks(specs) for result in run_task(task)]
 
 
 class LocalExecutor:
@@ -64,10 +68,10 @@ class LocalExecutor:
 
     ``fork`` after torch has started its threads can deadlock, so workers are
     spawned; the pool initializer pins each worker to one thread. At most
-    ``workers`` runs are in flight, so a worker that dies (killed, out of
-    memory) takes only the runs in flight with it; those are resubmitted once,
-    one at a time so a run that kills its worker cannot take others along, and
-    a run lost twice is recorded as failed.
+    ``workers`` tasks (runs or seed blocks) are in flight, so a worker that
+    dies (killed, out of memory) takes only the tasks in flight with it; those
+    are resubmitted once, one at a time so a task that kills its worker cannot
+    take others along, and the runs of a task lost twice are recorded as failed.
     """
 
     def __init__(self, workers: int | None = None) -> None:
@@ -77,26 +81,28 @@ class LocalExecutor:
         return f"local, {self.workers} worker{'s' if self.workers > 1 else ''}"
 
     def run(self, specs: Sequence[RunSpec]) -> Iterator[RunResult]:
-        if self.workers <= 1 or len(specs) <= 1:
+        tasks = seed_blocks(specs)
+        if self.workers <= 1 or len(tasks) <= 1:
             set_single_thread()
-            for spec in specs:
-                yield run_one(spec)
+            for task in tasks:
+                yield from run_task(task)
             return
         for var in _THREAD_VARS:  # inherited by the spawned workers before torch loads
             os.environ.setdefault(var, "1")
-        lost: list[tuple[RunSpec, BaseException]] = []
-        yield from self._windowed(deque(specs), min(self.workers, len(specs)), lost)
-        lost_twice: list[tuple[RunSpec, BaseException]] = []
-        for spec, _ in lost:
-            yield from self._windowed(deque([spec]), 1, lost_twice)
-        for spec, exc in lost_twice:
-            yield failed_result(spec, "worker lost twice", exc)
+        lost: list[tuple[list[RunSpec], BaseException]] = []
+        yield from self._windowed(deque(tasks), min(self.workers, len(tasks)), lost)
+        lost_twice: list[tuple[list[RunSpec], BaseException]] = []
+        for task, _ in lost:
+            yield from self._windowed(deque([task]), 1, lost_twice)
+        for task, exc in lost_twice:
+            for spec in task:
+                yield failed_result(spec, "worker lost twice", exc)
 
     @staticmethod
     def _windowed(pending: deque, window: int, lost: list) -> Iterator[RunResult]:
-        """Run ``pending`` with at most ``window`` in flight, starting a new pool
-        whenever a worker death breaks the current one; append the runs lost
-        with a worker to ``lost``."""
+        """Run the tasks ``pending`` with at most ``window`` in flight, starting
+        a new pool whenever a worker death breaks the current one; append the
+        tasks lost with a worker to ``lost``."""
         ctx = mp.get_context("spawn")
         while pending:
             with ProcessPoolExecutor(window, mp_context=ctx, initializer=set_single_thread) as pool:
@@ -104,18 +110,19 @@ class LocalExecutor:
                 broken = False
                 while in_flight or (pending and not broken):
                     while pending and not broken and len(in_flight) < window:
-                        spec = pending.popleft()
-                        in_flight[pool.submit(run_one, spec)] = spec
+                        task = pending.popleft()
+                        in_flight[pool.submit(run_task, task)] = task
                     done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in done:
-                        spec = in_flight.pop(future)
+                        task = in_flight.pop(future)
                         try:
-                            yield future.result()
+                            yield from future.result()
                         except BrokenProcessPool as exc:  # a worker died, not the run
                             broken = True
-                            lost.append((spec, exc))
+                            lost.append((task, exc))
                         except Exception as exc:  # e.g. a result that does not unpickle
-                            yield failed_result(spec, "worker error", exc)
+                            for spec in task:
+                                yield failed_result(spec, "worker error", exc)
 
 
 class DaskExecutor:
@@ -168,14 +175,17 @@ class DaskExecutor:
             try:
                 client.register_plugin(PinThreads())
                 futures = {
-                    client.submit(run_one, spec, key=f"run-{spec.key}", pure=False, retries=1): spec
-                    for spec in specs
+                    client.submit(
+                        run_task, task, key=f"run-{task[0].key}", pure=False, retries=1
+                    ): task
+                    for task in seed_blocks(specs)
                 }
                 for future in dask_completed(futures):
                     try:
-                        yield future.result()
+                        yield from future.result()
                     except Exception as exc:
-                        yield failed_result(futures[future], "dask task failed", exc)
+                        for spec in futures[future]:
+                            yield failed_result(spec, "dask task failed", exc)
             finally:
                 client.close()
                 if cluster is not None:
@@ -183,8 +193,9 @@ class DaskExecutor:
 
 
 class SlurmExecutor:
-    """Slurm through submitit: runs are grouped into chunks, one per array task
-    (clusters discourage floods of tiny jobs). ``cluster="local"`` uses
+    """Slurm through submitit: runs are grouped into chunks of about
+    ``chunk_size`` runs, one per array task (clusters discourage floods of tiny
+    jobs); a seed block is never split. ``cluster="local"`` uses
     submitit's local executor (subprocesses), which is how it is tested.
     Results travel back through ``folder`` (a file system the cluster shares).
     """
@@ -225,9 +236,11 @@ class SlurmExecutor:
             if self.partition:
                 params["slurm_partition"] = self.partition
         executor.update_parameters(**params)
-        chunks = [
-            list(specs[i : i + self.chunk_size]) for i in range(0, len(specs), self.chunk_size)
-        ]
+        chunks: list[list[RunSpec]] = []
+        for task in seed_blocks(specs):
+            if not chunks or len(chunks[-1]) >= self.chunk_size:
+                chunks.append([])
+            chunks[-1].extend(task)
         if not chunks:
             return
         jobs = executor.map_array(run_chunk, chunks)

@@ -8,7 +8,7 @@ import math
 import time
 import traceback
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import gpytorch
@@ -45,6 +45,11 @@ class RunSpec:
     label: str = ""  # how the method is shown in tables; defaults to its name
     source_design: str = "sobol"  # "sobol" or "trajectory" (see TransferPair.source_data)
     source_noise: float = 0.0  # source noise std as a fraction of the source's range
+    # Seeds run in lock-step blocks of this size as one batched model (a sweep's
+    # ``batch_seeds``, for methods that support it; see bo_transfer.sweep.batched);
+    # ``seed_block`` lists the seeds of this run's block.
+    seed_batch: int = 1
+    seed_block: tuple[int, ...] = ()
 
     @property
     def method_label(self) -> str:
@@ -65,8 +70,21 @@ class RunSpec:
         # Default source options leave the key as it was before they existed.
         if (self.source_design, self.source_noise) != ("sobol", 0.0):
             fields += [self.source_design, self.source_noise]
+        # A batched run differs from a sequential one by rounding, so a store
+        # never mixes the two; the block's seeds stay out of the key.
+        if self.seed_batch > 1:
+            fields += ["seed_batch", self.seed_batch]
         payload = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    @property
+    def seed_key(self) -> str:
+        """The key the run's random draws derive from: the sequential run's, so a
+        batched run draws what the same run would draw alone (common random
+        numbers across the two)."""
+        if self.seed_batch == 1:
+            return self.key
+        return replace(self, seed_batch=1, seed_block=()).key
 
 
 @dataclass
@@ -121,51 +139,69 @@ def run_one(spec: RunSpec) -> RunResult:
 
 
 def _run(spec: RunSpec, result: RunResult) -> None:
-    pair = get_pair(spec.pair)
-    result.optimal_value = pair.target.optimal_value
-    result.value_range = pair.target.value_range
-    result.diagnostics = dict(pair.diagnostics[0], n_sources=len(pair.sources))
-    method = make_method(spec.method, spec.options)
-    run_seed = derive_seed("run", spec.pair, spec.seed)
-    result.metadata.update(
-        method=method.config(),
-        repaired_proposals=0,
-        nonfinite_values=0,
-        sobol_fallbacks=0,
-        source_design=spec.source_design,
-        source_noise=spec.source_noise,
-    )
-
-    X = torch.empty(0, pair.dim, dtype=DTYPE)
-    y = torch.empty(0, dtype=DTYPE)
-    sources = pair.source_data(spec.seed, spec.n_source, spec.source_design, spec.source_noise)
-
-    def evaluate(points: torch.Tensor, started: float) -> None:
-        nonlocal X, y
-        with torch.no_grad():
-            values = pair.target(points)
-        X, y = torch.cat([X, points]), torch.cat([y, values])
-        per_point = (time.perf_counter() - started) / len(points)
-        result.X.extend(points.tolist())
-        result.y.extend(values.tolist())
-        result.elapsed_s.extend([per_point] * len(points))
-
-    started = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(spec.key, "start"))
-        method.start(sources, pair.dim, run_seed)
-        design = _check_points(
-            method.initial_design(spec.n_init), spec.n_init, pair.dim, "initial design"
-        )
-    evaluate(design, started)
-
+    loop = RunLoop(spec, result)
+    loop.start()
     for iteration in range(spec.n_init, spec.budget):
         started = time.perf_counter()
-        seed = derive_seed(spec.key, iteration)
+        seed = loop.iteration_seed(iteration)
+        loop.accept(loop.propose(iteration, seed), seed, started)
+    loop.finish()
+
+
+class RunLoop:
+    """The steps of one run's BO loop, so that a block of seeds can run them in
+    lock-step (:mod:`bo_transfer.sweep.batched`); :func:`run_one` runs them in
+    order. Every step records into ``result``; any exception fails the run."""
+
+    def __init__(self, spec: RunSpec, result: RunResult) -> None:
+        self.spec, self.result = spec, result
+        pair = self.pair = get_pair(spec.pair)
+        result.optimal_value = pair.target.optimal_value
+        result.value_range = pair.target.value_range
+        result.diagnostics = dict(pair.diagnostics[0], n_sources=len(pair.sources))
+        self.method = make_method(spec.method, spec.options)
+        result.metadata.update(
+            method=self.method.config(),
+            repaired_proposals=0,
+            nonfinite_values=0,
+            sobol_fallbacks=0,
+            source_design=spec.source_design,
+            source_noise=spec.source_noise,
+        )
+        if spec.seed_batch > 1:
+            result.metadata["seed_batch"] = spec.seed_batch
+        self.X = torch.empty(0, pair.dim, dtype=DTYPE)
+        self.y = torch.empty(0, dtype=DTYPE)
+
+    def start(self) -> None:
+        """Initial design, evaluated."""
+        spec, pair = self.spec, self.pair
+        run_seed = derive_seed("run", spec.pair, spec.seed)
+        sources = pair.source_data(spec.seed, spec.n_source, spec.source_design, spec.source_noise)
+        started = time.perf_counter()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(spec.seed_key, "start"))
+            self.method.start(sources, pair.dim, run_seed)
+            design = _check_points(
+                self.method.initial_design(spec.n_init), spec.n_init, pair.dim, "initial design"
+            )
+        self._evaluate(design, started)
+
+    def iteration_seed(self, iteration: int) -> int:
+        return derive_seed(self.spec.seed_key, iteration)
+
+    def imputed_y(self) -> torch.Tensor:
+        """The values as the method sees them (see :func:`_impute`)."""
+        return _impute(self.y, self.result)
+
+    def propose(self, iteration: int, seed: int) -> torch.Tensor:
+        """The method's own next point (`1 x dim`), or a Sobol point after a
+        numerical failure."""
+        result, dim = self.result, self.pair.dim
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             try:
-                proposal = method.propose(X, _impute(y, result), seed)
+                proposal = self.method.propose(self.X, self.imputed_y(), seed)
             except NUMERICAL_FAILURES as exc:
                 # fit_gp already retried with jitter and kept what it could; a
                 # failure that still escapes costs this iteration a Sobol point.
@@ -177,19 +213,35 @@ def _run(spec: RunSpec, result: RunResult) -> None:
                 result.metadata.setdefault("fallback_errors", []).append(
                     f"iteration {iteration}: {type(exc).__name__}: {exc}".splitlines()[0][:300]
                 )
-                proposal = sobol(fallbacks, pair.dim, derive_seed(spec.key, "fallback"))[-1:]
-            x = _check_points(proposal, 1, pair.dim, "proposal")
-        if _is_duplicate(x, X):
+                proposal = sobol(fallbacks, dim, derive_seed(self.spec.seed_key, "fallback"))[-1:]
+        return proposal
+
+    def accept(self, x: torch.Tensor, seed: int, started: float) -> None:
+        """Evaluate the `1 x dim` proposal ``x`` (redrawn if it repeats a point);
+        the iteration's time runs from ``started``."""
+        x = _check_points(x, 1, self.pair.dim, "proposal")
+        if _is_duplicate(x, self.X):
             # Re-evaluating a noise-free point wastes budget; draw a fresh one instead.
             gen = torch.Generator().manual_seed(seed)
-            x = torch.rand(1, pair.dim, generator=gen, dtype=DTYPE)
-            result.metadata["repaired_proposals"] += 1
-        evaluate(x, started)
+            x = torch.rand(1, self.pair.dim, generator=gen, dtype=DTYPE)
+            self.result.metadata["repaired_proposals"] += 1
+        self._evaluate(x, started)
 
-    result.timings.update(method.timings)
-    for fault, n in method.fit_faults.items():
-        result.metadata[f"fit_{fault}"] = n
-    result.metadata["trace"] = method.trace  # per-iteration diagnostics, see Method.record
+    def finish(self) -> None:
+        result, method = self.result, self.method
+        result.timings.update(method.timings)
+        for fault, n in method.fit_faults.items():
+            result.metadata[f"fit_{fault}"] = n
+        result.metadata["trace"] = method.trace  # per-iteration diagnostics, see Method.record
+
+    def _evaluate(self, points: torch.Tensor, started: float) -> None:
+        with torch.no_grad():
+            values = self.pair.target(points)
+        self.X, self.y = torch.cat([self.X, points]), torch.cat([self.y, values])
+        per_point = (time.perf_counter() - started) / len(points)
+        self.result.X.extend(points.tolist())
+        self.result.y.extend(values.tolist())
+        self.result.elapsed_s.extend([per_point] * len(points))
 
 
 def _check_points(points: torch.Tensor, n: int, dim: int, what: str) -> torch.Tensor:

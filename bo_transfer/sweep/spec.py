@@ -9,6 +9,7 @@ Format (DESIGN.md contract)::
     n_source = 32              # optional: source points per source
     source_design = "sobol"    # optional: "sobol" or "trajectory" (a cold GP-EI run's points)
     source_noise = 0.0         # optional: source noise std, fraction of the source's range
+    batch_seeds = 1            # optional: run blocks of this many seeds as one batched GP
     pairs = ["gp:rho=0.9,dim=2", "forrester"]
     methods = ["cold-gp", "prior-mean"]
 
@@ -16,6 +17,9 @@ Format (DESIGN.md contract)::
 (``[[pairs]]`` in TOML): list values expand to their product. ``methods`` items
 may be tables ``{name = "prior-mean", label = "pm", <option> = <value>}``; the same
 method twice with different options and no labels is labelled ``name[k=v,...]``.
+``batch_seeds = S`` runs the seeds of methods that support it (``cold-gp``) in
+blocks of S consecutive seeds as one batched model (see
+:mod:`bo_transfer.sweep.batched`); other methods run one seed at a time.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from bo_transfer.problems.pair import (
     canonical_pair_name,
 )
 from bo_transfer.registry import closest
+from bo_transfer.sweep.batched import assign_blocks
 from bo_transfer.sweep.runner import RunSpec
 
 if sys.version_info >= (3, 11):
@@ -51,6 +56,7 @@ TOP_LEVEL_KEYS = (
     "n_source",
     "source_design",
     "source_noise",
+    "batch_seeds",
     "pairs",
     "methods",
 )
@@ -77,6 +83,7 @@ class Sweep:
     n_source: int = DEFAULT_N_SOURCE
     source_design: str = "sobol"
     source_noise: float = 0.0
+    batch_seeds: int = 1
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Sweep:
@@ -114,6 +121,7 @@ class Sweep:
         n_init = _positive_int(data, "n_init", problems)
         n_source = _positive_int(data, "n_source", problems, default=DEFAULT_N_SOURCE)
         source_design, source_noise = _source_options(data, problems)
+        batch_seeds = _positive_int(data, "batch_seeds", problems, default=1)
         if budget is not None and n_init is not None and n_init > budget:
             problems.append(f"n_init: {n_init} is larger than budget {budget}")
         pairs = _pairs(data.get("pairs", []), problems)
@@ -121,12 +129,22 @@ class Sweep:
         if problems:
             raise SpecError(problems)
         return cls(
-            name, seeds, budget, n_init, pairs, methods, n_source, source_design, source_noise
+            name,
+            seeds,
+            budget,
+            n_init,
+            pairs,
+            methods,
+            n_source,
+            source_design,
+            source_noise,
+            batch_seeds or 1,
         )
 
     def runs(self) -> list[RunSpec]:
-        """Every run of the sweep, in pair, method, seed order."""
-        return [
+        """Every run of the sweep, in pair, method, seed order (with its seed
+        block when ``batch_seeds`` > 1)."""
+        runs = [
             RunSpec(
                 pair,
                 m.name,
@@ -141,15 +159,18 @@ class Sweep:
             )
             for pair, m, seed in itertools.product(self.pairs, self.methods, self.seeds)
         ]
+        return assign_blocks(runs, self.batch_seeds)
 
     def to_json(self) -> str:
-        # Source options appear only when set, so specs written before they
+        # Source options and batching appear only when set, so specs written before they
         # existed keep their stored JSON (and their sweep directories).
         extra = {}
         if self.source_design != "sobol":
             extra["source_design"] = self.source_design
         if self.source_noise != 0.0:
             extra["source_noise"] = self.source_noise
+        if self.batch_seeds != 1:
+            extra["batch_seeds"] = self.batch_seeds
         return json.dumps(
             {
                 **extra,
