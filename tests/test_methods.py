@@ -53,10 +53,16 @@ def test_prior_mean_source_hyperparameters_stay_frozen_while_the_target_fits():
     pair = get_pair("forrester")
     method = PriorMean()
     method.start(pair.source_data(0, n_source=16), 1, seed=0)
-    before = [k.lengthscale.clone() for k in method._mean._kernels]
+    kernels = [m.covar_module for m in method._fitted]
+    before = [k.lengthscale.clone() for k in kernels]
+    probe = sobol(7, 1, seed=2)
+    with torch.no_grad():
+        means_before = method._mean.source_means(probe)
     X = sobol(5, 1, seed=1)
     method.propose(X, pair.target(X), seed=0)
-    assert all(torch.equal(b, k.lengthscale) for b, k in zip(before, method._mean._kernels))
+    assert all(torch.equal(b, k.lengthscale) for b, k in zip(before, kernels))
+    with torch.no_grad():
+        assert torch.equal(method._mean.source_means(probe), means_before)
 
 
 def test_unknown_method_option_is_a_user_error():

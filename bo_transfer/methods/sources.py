@@ -54,7 +54,10 @@ class SourcePosteriors(torch.nn.Module):
             model.requires_grad_(False)
             X_all.append(X_s)
             alpha_all.append(alpha.squeeze(-1))
-            L_all.append(L)
+            # L^-1 once, so variances are matrix products, not triangular solves.
+            L_all.append(
+                torch.linalg.solve_triangular(L, torch.eye(len(X_s), dtype=X_s.dtype), upper=False)
+            )
             const_all.append(const[0])
             scale_all.append(scale)
             shift_all.append(shift)
@@ -67,7 +70,7 @@ class SourcePosteriors(torch.nn.Module):
             )
             and len({tuple(X.shape) for X in X_all}) == 1
         )
-        self._X, self._alpha, self._L = X_all, alpha_all, L_all
+        self._X, self._alpha, self._L_inv = X_all, alpha_all, L_all
         dtype = X_all[0].dtype if X_all else torch.float64
         self.register_buffer("const", torch.stack(const_all) if models else torch.zeros(0))
         self.register_buffer(
@@ -79,19 +82,9 @@ class SourcePosteriors(torch.nn.Module):
         if self.batched:
             self.register_buffer("X", torch.stack(X_all))  # K x n x d
             self.register_buffer("alpha", torch.stack(alpha_all))  # K x n
-            self.register_buffer("L", torch.stack(L_all))  # K x n x n
+            self.register_buffer("L_inv", torch.stack(L_all))  # K x n x n
             lengthscale = torch.stack([m.covar_module.lengthscale.detach() for m in models])
             self.register_buffer("lengthscale", lengthscale)  # K x 1 x d
-
-    def _cross(self, x: Tensor) -> list[Tensor] | Tensor:
-        """``k(x, X_s)``: `K x ... x m x n` when batched, else a list of `... x m x n`."""
-        if not self.batched:
-            return [kern(x, X).to_dense() for kern, X in zip(self._kernels, self._X, strict=True)]
-        z = x.unsqueeze(0) / _lift(self.lengthscale, x)  # K x ... x m x d
-        Z = _lift(self.X / self.lengthscale, x)  # K x 1.. x n x d
-        # Squared distances by expansion, as GPyTorch computes them (clamped at 0).
-        sq = (z**2).sum(-1, keepdim=True) - 2 * z @ Z.mT + (Z**2).sum(-1).unsqueeze(-2)
-        return torch.exp(-0.5 * sq.clamp_min(0))
 
     def means(self, x: Tensor) -> Tensor:
         """`... x m x K` posterior means at ``x`` (`... x m x d`)."""
@@ -102,36 +95,34 @@ class SourcePosteriors(torch.nn.Module):
         return self._evaluate(x, variances=True)
 
     def _evaluate(self, x: Tensor, variances: bool) -> tuple[Tensor, Tensor | None]:
+        shape = (*x.shape[:-1], self.n_sources)
         if not self.n_sources:
-            empty = x.new_zeros(*x.shape[:-1], 0)
+            empty = x.new_zeros(shape)
             return empty, (empty if variances else None)
-        k = self._cross(x)
+        flat = x.reshape(-1, x.shape[-1])  # all batch dimensions as rows: N x d
         var = None
         if self.batched:
-            latent = (k @ _lift(self.alpha.unsqueeze(-1), x)).squeeze(-1)  # K x ... x m
-            latent = latent.movedim(0, -1) + self.const
-            if variances:
-                v = torch.linalg.solve_triangular(_lift(self.L, x), k.mT, upper=False)
-                # The RBF kernel's prior variance is 1.
-                var = (1 - (v**2).sum(-2)).clamp_min(0).movedim(0, -1)
+            # k(x, X_s) for all sources: K x N x n, squared distances by
+            # expansion as GPyTorch computes them (clamped at 0).
+            z = flat / self.lengthscale
+            Z = self.X / self.lengthscale
+            sq = (z**2).sum(-1, keepdim=True) - 2 * z @ Z.mT + (Z**2).sum(-1).unsqueeze(-2)
+            k = torch.exp(-0.5 * sq.clamp_min(0))
+            latent = (k @ self.alpha.unsqueeze(-1)).squeeze(-1) + self.const.unsqueeze(-1)
+            if variances:  # the RBF kernel's prior variance is 1
+                var = (1 - ((k @ self.L_inv.mT) ** 2).sum(-1)).clamp_min(0).mT
+            latent = latent.mT  # N x K
         else:
-            latent = torch.stack([c + kk @ a for c, kk, a in zip(self.const, k, self._alpha)], -1)
-            if variances:
-                var = torch.stack(
-                    [
-                        (
-                            kern(x, diag=True)
-                            - (torch.linalg.solve_triangular(L, kk.mT, upper=False) ** 2).sum(-2)
-                        ).clamp_min(0)
-                        for kk, L, kern in zip(k, self._L, self._kernels)
-                    ],
-                    -1,
-                )
-        mean = self.shift + self.scale * latent
-        return mean, (self.scale**2 * var if variances else None)
-
-
-def _lift(t: Tensor, x: Tensor) -> Tensor:
-    """View a `K x a x b` tensor as `K x 1 x ... x 1 x a x b`, broadcastable against
-    the batch dimensions of ``x`` (`... x m x d`)."""
-    return t.view(t.shape[0], *([1] * (x.dim() - 2)), *t.shape[1:])
+            means, vars_ = [], []
+            for c, a, X_s, L_inv, kern in zip(
+                self.const, self._alpha, self._X, self._L_inv, self._kernels
+            ):
+                k = kern(flat, X_s).to_dense()  # N x n
+                means.append(c + k @ a)
+                if variances:
+                    prior = kern(flat, diag=True)
+                    vars_.append((prior - ((k @ L_inv.mT) ** 2).sum(-1)).clamp_min(0))
+            latent = torch.stack(means, -1)
+            var = torch.stack(vars_, -1) if variances else None
+        mean = (self.shift + self.scale * latent).reshape(shape)
+        return mean, (self.scale**2 * var).reshape(shape) if variances else None
