@@ -18,26 +18,12 @@ import argparse
 import statistics
 import time
 
-from botorch.optim import core
+from fit_counter import FITS
 
 from bo_transfer.methods import make_method
 from bo_transfer.problems import get_pair
 from bo_transfer.sweep.executors import set_single_thread
 from bo_transfer.sweep.runner import EXACT_SOLVE_MAX
-
-_FITS: list = []
-
-
-def _counting(original):
-    def minimize(*args, **kwargs):
-        result = original(*args, **kwargs)
-        _FITS.append((result.nit, result.nfev))
-        return result
-
-    return minimize
-
-
-core.minimize_with_timeout = _counting(core.minimize_with_timeout)
 
 
 def loop(method_name: str, k: int, n: int, iterations: int) -> dict:
@@ -50,14 +36,14 @@ def loop(method_name: str, k: int, n: int, iterations: int) -> dict:
     method.timings = dict.fromkeys(method.timings, 0.0)  # source fits are setup, not loop
     X = method.initial_design(5)
     y = pair.target(X)
-    _FITS.clear()
+    FITS.clear()
     t0 = time.perf_counter()
     with gpytorch.settings.max_cholesky_size(EXACT_SOLVE_MAX):
         for i in range(iterations):
             x = method.propose(X, y, seed=i)
             X, y = torch.cat([X, x]), torch.cat([y, pair.target(x)])
     total = time.perf_counter() - t0
-    fits = _FITS[-iterations:]  # the target fits (source fits happen in start)
+    fits = FITS[-iterations:]  # the target fits (source fits happen in start)
     return {
         "per_iter": total / iterations,
         "fit_share": method.timings["fit_s"] / total,

@@ -22,7 +22,8 @@ import torch
 from botorch.acquisition import LogExpectedImprovement
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
-from botorch.optim import core, optimize_acqf
+from botorch.optim import optimize_acqf
+from fit_counter import FITS
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from bo_transfer.methods import base
@@ -63,29 +64,12 @@ def reference_loop(spec: RunSpec) -> tuple[list[float], float]:
     return times, float(y.min())
 
 
-#: L-BFGS-B iterations of each GP fit, in order (the acquisition optimiser
-#: does not go through ``minimize_with_timeout``).
-_FIT_ITERATIONS: list[int] = []
-
-
-def _count_fit_iterations(original):
-    def minimize(*args, **kwargs):
-        result = original(*args, **kwargs)
-        _FIT_ITERATIONS.append(result.nit)
-        return result
-
-    return minimize
-
-
-core.minimize_with_timeout = _count_fit_iterations(core.minimize_with_timeout)
-
-
 def ours(spec: RunSpec, warm_start: bool = True) -> tuple[list[float], float, float]:
     """Our ``run_one``: per-iteration times, the best value and the mean L-BFGS
     iterations per fit. ``warm_start=False`` disables the hyperparameter warm
     start (a diagnostic: the loop then takes the reference's exact path, so the
     ratio is the machinery's overhead alone)."""
-    _FIT_ITERATIONS.clear()
+    FITS.clear()
     original = base._load_parameters
     if not warm_start:
         base._load_parameters = lambda model, values: None
@@ -94,14 +78,14 @@ def ours(spec: RunSpec, warm_start: bool = True) -> tuple[list[float], float, fl
     finally:
         base._load_parameters = original
     assert result.status == "done", result.error
-    fits = statistics.mean(_FIT_ITERATIONS) if _FIT_ITERATIONS else float("nan")
+    fits = statistics.mean(n for n, _ in FITS) if FITS else float("nan")
     return result.elapsed_s[spec.n_init :], min(result.y), fits
 
 
 def reference(spec: RunSpec) -> tuple[list[float], float, float]:
-    _FIT_ITERATIONS.clear()
+    FITS.clear()
     times, best = reference_loop(spec)
-    return times, best, statistics.mean(_FIT_ITERATIONS)
+    return times, best, statistics.mean(n for n, _ in FITS)
 
 
 def main() -> None:

@@ -20,27 +20,13 @@ import time
 import torch
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
-from botorch.optim import core
+from fit_counter import FITS
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from bo_transfer.methods.base import _load_parameters, _parameters
 from bo_transfer.problems import get_pair
 from bo_transfer.problems.base import sobol
 from bo_transfer.sweep.executors import set_single_thread
-
-_ITERATIONS: list[int] = []
-
-
-def _counting(original):
-    def minimize(*args, **kwargs):
-        result = original(*args, **kwargs)
-        _ITERATIONS.append(result.nit)
-        return result
-
-    return minimize
-
-
-core.minimize_with_timeout = _counting(core.minimize_with_timeout)
 
 
 def fit(X, y, previous=None) -> tuple[SingleTaskGP, float, int, float]:
@@ -54,7 +40,7 @@ def fit(X, y, previous=None) -> tuple[SingleTaskGP, float, int, float]:
     model.train()
     with torch.no_grad():
         value = float(mll(model(*model.train_inputs), model.train_targets))
-    return model, elapsed, _ITERATIONS[-1], value
+    return model, elapsed, FITS[-1][0], value
 
 
 def main() -> None:

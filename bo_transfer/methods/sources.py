@@ -36,7 +36,7 @@ class SourcePosteriors(torch.nn.Module):
         super().__init__()
         self.n_sources = len(models)
         self._kernels = []  # plain list: the source kernels must not become submodules
-        X_all, alpha_all, L_all, const_all, scale_all, shift_all = [], [], [], [], [], []
+        X_all, alpha_all, L_inv_all, const_all, scale_all, shift_all = [], [], [], [], [], []
         for model in models:
             X_s = model.train_inputs[0]
             with torch.no_grad():
@@ -55,7 +55,7 @@ class SourcePosteriors(torch.nn.Module):
             X_all.append(X_s)
             alpha_all.append(alpha.squeeze(-1))
             # L^-1 once, so variances are matrix products, not triangular solves.
-            L_all.append(
+            L_inv_all.append(
                 torch.linalg.solve_triangular(L, torch.eye(len(X_s), dtype=X_s.dtype), upper=False)
             )
             const_all.append(const[0])
@@ -70,7 +70,7 @@ class SourcePosteriors(torch.nn.Module):
             )
             and len({tuple(X.shape) for X in X_all}) == 1
         )
-        self._X, self._alpha, self._L_inv = X_all, alpha_all, L_all
+        self._X, self._alpha, self._L_inv = X_all, alpha_all, L_inv_all
         dtype = X_all[0].dtype if X_all else torch.float64
         self.register_buffer("const", torch.stack(const_all) if models else torch.zeros(0))
         self.register_buffer(
@@ -82,7 +82,7 @@ class SourcePosteriors(torch.nn.Module):
         if self.batched:
             self.register_buffer("X", torch.stack(X_all))  # K x n x d
             self.register_buffer("alpha", torch.stack(alpha_all))  # K x n
-            self.register_buffer("L_inv", torch.stack(L_all))  # K x n x n
+            self.register_buffer("L_inv", torch.stack(L_inv_all))  # K x n x n
             lengthscale = torch.stack([m.covar_module.lengthscale.detach() for m in models])
             self.register_buffer("lengthscale", lengthscale)  # K x 1 x d
 
