@@ -52,3 +52,15 @@ def test_plugin_modules_from_the_environment_register_in_worker_processes(tmp_pa
         text=True,
     )
     assert proc.returncode == 2 and "cannot import 'no_such_module'" in proc.stderr
+
+
+def test_importing_the_package_leaves_matplotlibs_backend_alone():
+    """A notebook's backend survives ``import bo_transfer`` (figures draw on
+    ``Figure()`` objects and need no backend of their own)."""
+    code = (
+        "import matplotlib; matplotlib.use('svg');"
+        "import bo_transfer, bo_transfer.analysis.figures, bo_transfer.problems.plot;"
+        "print(matplotlib.get_backend())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "svg"

@@ -10,17 +10,14 @@ from __future__ import annotations
 import math
 
 import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
-matplotlib.use("Agg")
-
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import NullLocator  # noqa: E402
-
-from bo_transfer import columns as C  # noqa: E402
-from bo_transfer.analysis.ranking import CriticalDifference  # noqa: E402
-from bo_transfer.analysis.regret import REGRET_FLOOR  # noqa: E402
-from bo_transfer.analysis.stats import rank_curves  # noqa: E402
+from bo_transfer import columns as C
+from bo_transfer.analysis.ranking import CriticalDifference
+from bo_transfer.analysis.regret import REGRET_FLOOR
+from bo_transfer.analysis.stats import rank_curves
 
 Colors = dict[str, tuple]
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import matplotlib
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from bo_transfer.problems.base import DTYPE, reference_points  # noqa: E402
-from bo_transfer.problems.observed import ObservedSource  # noqa: E402
-from bo_transfer.problems.pair import TransferPair  # noqa: E402
+from bo_transfer.problems.base import DTYPE, reference_points
+from bo_transfer.problems.observed import ObservedSource
+from bo_transfer.problems.pair import TransferPair
 
 #: Sources shown in one picture; the title still lists every source's diagnostics.
 MAX_PANELS = 4
