@@ -6,7 +6,6 @@ import torch
 from bo_transfer.errors import UserError
 from bo_transfer.methods import make_method
 from bo_transfer.methods.prior_mean import PriorMean
-from bo_transfer.methods.stacked_gp import StackedGP
 from bo_transfer.problems import get_pair
 from bo_transfer.problems.base import sobol
 from bo_transfer.sweep.runner import RunSpec, run_one
@@ -180,32 +179,6 @@ def test_prior_mean_uses_every_source_with_equal_weights():
     with torch.no_grad():
         each = method._mean.source_means(X)
         assert torch.allclose(method._mean(X), each.mean(-1))
-
-
-def test_stacked_gp_with_one_source_is_the_prior_mean_model():
-    pair = get_pair("forrester")
-    data = pair.source_data(0, 16)
-    stacked, prior = StackedGP(), PriorMean()
-    stacked.start(data, 1, seed=0)
-    prior.start(data, 1, seed=0)
-    X = sobol(9, 1, seed=2)
-    with torch.no_grad():
-        assert torch.allclose(stacked._mean(X), prior._mean(X), atol=1e-6)
-
-
-def test_stacked_gp_second_source_models_the_residual_of_the_first():
-    """Source 2 = source 1 + 1 (in standardized units the same shape): the second
-    level learns almost nothing, so the stack reproduces source 1's mean."""
-    pair = get_pair("forrester")
-    (d1,) = pair.source_data(0, 16)
-    (d2,) = pair.source_data(0, 16)
-    d2 = type(d2)(d2.X, d2.Y * 2 + 1, feature_names=["x0"], outcome_names=["s"])
-    stacked = StackedGP()
-    stacked.start([d1, d2], 1, seed=0)
-    X = sobol(9, 1, seed=2)
-    with torch.no_grad():
-        means = stacked._mean.source_means(X)
-    assert means[:, 1].abs().max() < 0.05 * means[:, 0].abs().max()
 
 
 @pytest.mark.parametrize(
