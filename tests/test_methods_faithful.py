@@ -193,6 +193,17 @@ def test_prior_mean_learned_weights_turn_an_anti_correlated_source_around():
     assert weight < 0
 
 
+def test_prior_mean_cites_the_mean_transfer_it_implements():
+    """Source GP posterior means as the target's prior mean is Vizier's transfer
+    (Golovin et al. 2017), not HyperBO's pre-trained GP nor ABLR."""
+    from bo_transfer.methods import METHODS
+
+    for name in ("prior-mean", "guarded"):
+        cls = METHODS.get(name)
+        assert "golovin2017google" in cls.bib_key.split(",")
+        assert "Golovin" in cls.citation and "Wang" not in cls.citation
+
+
 def test_prior_mean_uses_every_source_with_equal_weights():
     pair = get_pair("forrester")
     method = PriorMean()
