@@ -101,8 +101,13 @@ def rank_weights(losses: Tensor) -> Tensor:
 
     A source whose median loss exceeds the target's ``DILUTION_QUANTILE``
     quantile is dropped. In each sample the model with the lowest loss gets
-    the sample; a tie that includes the target goes to the target (as in
-    arXiv:1802.02219v1), a tie among sources only is shared equally.
+    the sample; a tie that includes the target goes to the target, the rule of
+    arXiv:1802.02219v1 as its first author's reference code
+    (transfer-hpo-framework) records it; a tie among sources only, on which
+    that version is silent, is shared equally, as the reference code later
+    shares every tie (order-free: the sources' order means nothing). BoTorch's
+    RGPE tutorial takes ``torch.argmin``, which hands any tie to the first
+    source.
 
     Args:
         losses: `(K + 1) x S` loss samples, sources first, target last.
