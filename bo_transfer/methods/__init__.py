@@ -4,13 +4,13 @@ from bo_transfer.methods import (  # noqa: F401  (register)
     baselines,
     bounding_box,
     guarded,
+    hierarchical,
     init_transfer,
     mtgp,
     pibo,
     pooled_gp,
     prior_mean,
     rgpe,
-    stacked_gp,
     taf,
 )
 from bo_transfer.methods.base import (

@@ -17,9 +17,9 @@ from bo_transfer.problems.base import DTYPE
     "guarded",
     summary="prior-mean that abstains (cold-gp) or flips a source once target data "
     "show its rank correlation is not positive",
-    citation="This package (bo_transfer); builds on prior-mean (Wang et al. JMLR 2024) "
+    citation="This package (bo_transfer); builds on prior-mean (Golovin et al. KDD 2017) "
     "and the rank-based source checks of Feurer et al. 2018 (RGPE)",
-    bib_key="wang2024pretrained,feurer2018practical",
+    bib_key="golovin2017google,feurer2018scalable",
 )
 class Guarded(Method):
     """``prior-mean`` with an online check of every source on the target data.

@@ -21,7 +21,13 @@ class InitTransfer(ColdGP):
     """The initial design takes the best observed points of the sources, in turn
     from each source (best of source 1, best of source 2, ..., second best of
     source 1, ...), skipping duplicates; if the sources run out, the run's Sobol
-    design fills the rest. After that it proceeds as ``cold-gp``."""
+    design fills the rest. After that it proceeds as ``cold-gp``.
+
+    Feurer et al. rank the previous data sets by the distance of their
+    meta-features to the target's and take the best configuration of each of
+    the nearest; a pair carries no meta-features, so every source counts, in
+    the pair's order, and a source contributes further points once each has
+    given its best."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -54,16 +54,24 @@ class SourceMean(Mean):
 
 @register_method(
     "prior-mean",
-    summary="Target GP with the sources' posterior mean as prior mean (residual model)",
-    citation="Wang et al. Pre-trained Gaussian Processes for Bayesian Optimization. "
-    "JMLR 2024; Perrone et al. Scalable Hyperparameter Transfer Learning. NeurIPS 2018",
-    bib_key="wang2024pretrained,perrone2018scalable",
+    summary="Target GP whose prior mean is the average of the source GPs' posterior means "
+    "(mean transfer as in Vizier's GP stacking)",
+    citation="Golovin, Solnik, Moitra, Kochanski, Karro, Sculley. Google Vizier: A Service for "
+    "Black-Box Optimization. KDD 2017 (source GP posterior mean as the target's prior mean)",
+    bib_key="golovin2017google",
 )
 class PriorMean(Method):
     """A GP is fitted to each source once per run (values negated for BoTorch and
     standardized per source, the space :class:`SourceMean` works in). The
     target GP, on standardized target values, takes a weighted sum of *every*
-    source's posterior mean as its prior mean and models the residual.
+    source's posterior mean as its prior mean and models the residual: the
+    transfer of Google Vizier's GP stacking (Golovin et al. 2017), where a
+    GP's prior mean is the posterior mean of the GP fitted before it.
+
+    It departs from Vizier's stack (``mhgp`` is that stack) in two ways: the
+    sources are averaged instead of stacked one on another, and each source
+    and the target are standardized on their own, so the prior carries a
+    source's shape, not its level or scale.
 
     ``weights="mean"`` (default): equal weights ``1/K``, i.e. the sum of the
     standardized source means scaled so the prior keeps unit scale whatever the
@@ -71,7 +79,7 @@ class PriorMean(Method):
     or sign): the classic warm start, which an anti-correlated source misleads.
     ``weights="learned"``: the weights start at ``1/K`` and are fitted with the
     target GP's hyperparameters by marginal likelihood, so the target data can
-    rescale, switch off or flip a source.
+    rescale, switch off or flip a source (our variant).
     """
 
     def __init__(self, weights: str = "mean") -> None:

@@ -1,4 +1,16 @@
-"""RGPE: a ranking-weighted ensemble of per-source GPs and the target GP."""
+"""RGPE: a ranking-weighted ensemble of per-source GPs and the target GP.
+
+Feurer, Letham and Bakshy (ICML 2018 AutoML workshop; arXiv:1802.02219v1).
+Every model is scored by a ranking loss on the target observations: the number
+of ordered pairs ``(j, k)`` that one sample of the model orders differently
+from the observed values. A source model is sampled jointly at all target
+points. The target model is scored by leave-one-out: for each held-out point
+``j`` the model ``f^{-j}``, conditioned on every target point but ``j`` (same
+hyperparameters), is sampled jointly at all target points, and the loss counts
+the pairs ``(j, k)`` that ``f^{-j}(x_j)`` and ``f^{-j}(x_k)`` order differently
+from ``y_j`` and ``y_k``. A model's weight is the fraction of samples in which
+its loss is the lowest.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +25,20 @@ from torch import Tensor
 from bo_transfer.methods.base import Method, register_method, standardize
 from bo_transfer.methods.sources import SourcePosteriors
 
+#: Weight dilution prevention (arXiv:1802.02219v1): a source whose median loss
+#: exceeds this quantile of the target model's loss samples gets weight 0.
+DILUTION_QUANTILE = 0.95
+
 
 def ranking_loss(f: Tensor, t: Tensor) -> Tensor:
-    """Number of misranked ordered pairs of each sample.
+    """Number of misranked ordered pairs of each joint sample of a source model.
 
     Args:
         f: `S x n` sampled predictions at the target points.
         t: `n` observed target values (same orientation).
 
     Returns:
-        `S` losses: pairs ``(j, k)`` with ``f_j < f_k`` xor ``t_j < t_k``.
+        `S` losses: ordered pairs ``(j, k)`` with ``f_j < f_k`` xor ``t_j < t_k``.
     """
     return ((f.unsqueeze(-1) < f.unsqueeze(-2)) ^ (t.unsqueeze(-1) < t.unsqueeze(-2))).sum((-1, -2))
 
@@ -36,24 +52,80 @@ def posterior_samples(model: SingleTaskGP, X: Tensor, n: int, gen: torch.Generat
     return mean + z @ psd_safe_cholesky(cov).mT
 
 
-def loo_samples(model: SingleTaskGP, n: int, gen: torch.Generator) -> Tensor:
-    """`n x N` samples of the target GP's leave-one-out predictions at its own
-    `N` training points, in the model's (transformed) output space.
+def loo_posteriors(model: SingleTaskGP) -> tuple[Tensor, Tensor]:
+    """The leave-one-out models' latent posteriors at all `n` training points,
+    in the model's (transformed) output space, with the model's hyperparameters.
 
-    Closed form with fixed hyperparameters (Rasmussen & Williams 2006, eq. 5.12):
-    ``mu_i = t_i - [K^-1 r]_i / [K^-1]_ii``, ``var_i = 1 / [K^-1]_ii``, where
-    ``r`` is the residual of the targets from the prior mean.
+    Row ``j`` is the model conditioned on every training point but ``j``.
+
+    Returns:
+        `n x n` means (row ``j``: ``f^{-j}`` at ``X``) and `n x n x n`
+        covariances.
     """
     with torch.no_grad():
         X, t = model.train_inputs[0], model.train_targets
-        K = model.covar_module(X).to_dense() + model.likelihood.noise.squeeze() * torch.eye(
-            len(X), dtype=X.dtype
-        )
-        K_inv = torch.cholesky_inverse(psd_safe_cholesky(K))
-        diag = K_inv.diagonal()
-        mu = t - (K_inv @ (t - model.mean_module(X))) / diag
-    z = torch.randn(n, len(X), generator=gen, dtype=X.dtype)
-    return mu + z / diag.sqrt()
+        n = len(X)
+        K = model.covar_module(X).to_dense()
+        m = model.mean_module(X)
+        # keep[j]: the n - 1 indices model j is conditioned on.
+        keep = torch.arange(n).expand(n, n)[~torch.eye(n, dtype=torch.bool)].view(n, n - 1)
+        noise = model.likelihood.noise.squeeze() * torch.eye(n - 1, dtype=X.dtype)
+        L = psd_safe_cholesky(K[keep.unsqueeze(-1), keep.unsqueeze(-2)] + noise)
+        V = torch.linalg.solve_triangular(L, K[keep], upper=False)  # n x (n-1) x n
+        r = torch.linalg.solve_triangular(L, (t - m)[keep].unsqueeze(-1), upper=False)
+        mean = m + (V.mT @ r).squeeze(-1)
+        cov = K - V.mT @ V
+    return mean, cov
+
+
+def loo_ranking_loss(model: SingleTaskGP, n: int, gen: torch.Generator) -> Tensor:
+    """`n` samples of the target model's leave-one-out ranking loss.
+
+    Sample ``s`` draws each ``f^{-j}`` jointly at all training points (one
+    standard normal vector per ``j``) and counts the pairs ``(j, k)`` with
+    ``f^{-j}(x_j) < f^{-j}(x_k)`` xor ``t_j < t_k``.
+    """
+    t = model.train_targets
+    N = len(t)
+    if N < 2:
+        return torch.zeros(n, dtype=t.dtype)
+    mean, cov = loo_posteriors(model)
+    z = torch.randn(n, N, N, generator=gen, dtype=t.dtype)
+    f = mean + (psd_safe_cholesky(cov) @ z.unsqueeze(-1)).squeeze(-1)  # S x j x k
+    held_out = f.diagonal(dim1=-2, dim2=-1).unsqueeze(-1)  # f^{-j}(x_j): S x j x 1
+    return ((held_out < f) ^ (t.unsqueeze(-1) < t)).sum((-1, -2))
+
+
+def rank_weights(losses: Tensor) -> Tensor:
+    """Ensemble weights from loss samples, target model last.
+
+    A source whose median loss exceeds the target's ``DILUTION_QUANTILE``
+    quantile is dropped. In each sample the model with the lowest loss gets
+    the sample; a tie that includes the target goes to the target, the rule of
+    arXiv:1802.02219v1 as its first author's reference code
+    (transfer-hpo-framework) records it; a tie among sources only, on which
+    that version is silent, is shared equally, as the reference code later
+    shares every tie (order-free: the sources' order means nothing). BoTorch's
+    RGPE tutorial takes ``torch.argmin``, which hands any tie to the first
+    source.
+
+    Args:
+        losses: `(K + 1) x S` loss samples, sources first, target last.
+
+    Returns:
+        `K + 1` weights summing to 1.
+    """
+    losses = losses.to(torch.float64).clone()
+    # Quantiles interpolate linearly (the median of an even count is the mean
+    # of the middle two), as numpy's percentile does.
+    median = torch.quantile(losses[:-1], 0.5, dim=-1)
+    losses[:-1][median > torch.quantile(losses[-1], DILUTION_QUANTILE)] = torch.inf
+    best = losses == losses.min(0).values
+    share = best / best.sum(0)
+    target_wins = best[-1]
+    share[:, target_wins] = 0.0
+    share[-1, target_wins] = 1.0
+    return share.mean(-1)
 
 
 class EnsembleLogEI(AcquisitionFunction):
@@ -96,19 +168,31 @@ class EnsembleLogEI(AcquisitionFunction):
 @register_method(
     "rgpe",
     summary="Ranking-weighted GP ensemble of per-source GPs and the target GP, with LogEI",
-    citation="Feurer, Letham, Hutter, Bakshy. Practical Transfer Learning for Bayesian "
-    "Optimization. arXiv:1802.02219, 2018 (RGPE)",
-    bib_key="feurer2018practical",
+    citation="Feurer, Letham, Bakshy. Scalable Meta-Learning for Bayesian Optimization using "
+    "Ranking-Weighted Gaussian Process Ensembles. ICML 2018 AutoML Workshop "
+    "(arXiv:1802.02219v1)",
+    bib_key="feurer2018scalable",
 )
 class RGPE(Method):
     """Per-source GPs are fitted once per run, the target GP every iteration (all
     on standardized values). Each model's weight is the fraction of
     ``n_samples`` posterior draws in which it has the lowest ranking loss on the
-    target observations (ties broken at random); the target model's draws are
-    leave-one-out predictions, so it cannot win by fitting its own data.
-    Weight dilution prevention: a source whose median loss exceeds the 95th
-    percentile of the target model's losses gets weight 0. Records ``weights``
-    (sources first, target last) per iteration."""
+    target observations (:func:`rank_weights`: ties with the target go to the
+    target, ties among sources are shared). A source's draws are joint samples
+    of its posterior at the target points (:func:`ranking_loss`); the target
+    model's are leave-one-out (:func:`loo_ranking_loss`): for held-out point
+    ``j``, one joint sample of ``f^{-j}`` at every target point, compared at
+    ``x_j`` with its own values at the others, so the target model cannot win
+    by fitting its own data. The leave-one-out models keep the target GP's
+    hyperparameters, as in the paper. Weight dilution prevention: a source
+    whose median loss exceeds the 95th percentile of the target model's losses
+    gets weight 0. The ensemble's mean and variance are ``sum_i w_i mu_i`` and
+    ``sum_i w_i^2 var_i``; the acquisition is their LogEI (the paper uses EI).
+    Records ``weights`` (sources first, target last) per iteration.
+
+    Random draws, in this order, from one generator seeded by the iteration
+    seed: `n_samples x n` standard normals per source, then `n_samples x n x n`
+    for the leave-one-out models."""
 
     def __init__(self, n_samples: int = 256) -> None:
         super().__init__()
@@ -132,13 +216,9 @@ class RGPE(Method):
         S = self.n_samples
         losses = torch.stack(
             [ranking_loss(posterior_samples(m, X, S, gen), t) for m in self._sources]
-            + [ranking_loss(loo_samples(target, S, gen), target.train_targets)]
-        ).to(X.dtype)  # (K + 1) x S
-        diluting = losses[:-1].median(-1).values > torch.quantile(losses[-1], 0.95)
-        losses[:-1][diluting] = torch.inf
-        jitter = torch.rand(losses.shape, generator=gen, dtype=X.dtype) * 0.5  # random ties
-        best = torch.argmin(losses + jitter, dim=0)
-        return torch.bincount(best, minlength=len(losses)).to(X.dtype) / S
+            + [loo_ranking_loss(target, S, gen)]
+        )  # (K + 1) x S
+        return rank_weights(losses).to(X.dtype)
 
     def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
         y_std = standardize(y)
