@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -238,6 +238,14 @@ def gp_step_batch(
     model = gp_batch(methods, X, y, mean_module)
     acqf = ACQUISITIONS[acquisition](model, best_f=(-y).max(-1, keepdim=True).values)
     return maximize_batch(methods, acqf, seeds, bounds)
+
+
+def per_seed(functions: Sequence[Callable[[Tensor], Tensor]], X: Tensor) -> Tensor:
+    """Run ``s``'s function on run ``s``'s inputs: ``functions[s]`` maps
+    `... x q x d` to `... x q (x k)`; ``X`` is `... x S x q x d` (``S`` third
+    from last, as a batch-``S`` model sees it); the results, stacked at the
+    ``S`` position, are `... x S x q (x k)`."""
+    return torch.stack([f(X[..., s, :, :]) for s, f in enumerate(functions)], dim=X.ndim - 3)
 
 
 def _load(model: torch.nn.Module, previous: Sequence[dict[str, Tensor] | None]) -> None:

@@ -15,6 +15,7 @@ Other kernels fall back to one kernel call per source, with the same numbers.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections import OrderedDict
 from typing import TYPE_CHECKING
@@ -123,6 +124,23 @@ class SourcePosteriors(torch.nn.Module):
             self.register_buffer("L_inv", torch.stack(L_inv_all))  # K x n x n
             lengthscale = torch.stack([m.covar_module.lengthscale.detach() for m in models])
             self.register_buffer("lengthscale", lengthscale)  # K x 1 x d
+
+    def on(self, device: torch.device) -> SourcePosteriors:
+        """These posteriors with every tensor on ``device`` (``self`` on the CPU;
+        elsewhere a copy, made once)."""
+        device = torch.device(device)
+        if device.type == "cpu":
+            return self
+        copies = self.__dict__.setdefault("_copies", {})
+        if device not in copies:
+            moved = copy.deepcopy(self).to(device)
+            moved._X = [t.to(device) for t in moved._X]
+            moved._alpha = [t.to(device) for t in moved._alpha]
+            moved._L_inv = [t.to(device) for t in moved._L_inv]
+            moved._kernels = [k.to(device) for k in moved._kernels]
+            moved.__dict__.pop("_copies", None)
+            copies[device] = moved
+        return copies[device]
 
     def means(self, x: Tensor) -> Tensor:
         """`... x m x K` posterior means at ``x`` (`... x m x d`)."""
