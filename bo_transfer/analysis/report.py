@@ -185,12 +185,12 @@ def detectable_note(
     if tested.empty:
         return ""
     m, n = len(tested), int(tested["n_paired"].max())
-    level = alpha / m
+    level, cells = alpha / m, "cells" if m != 1 else "cell"
     shift = detectable_shift(n, level, power, seed=derive_seed("detectable", n, m, alpha))
     if not np.isfinite(shift):
         need = int(np.floor(1 + np.log2(m / alpha))) + 1
         return (
-            f"With {n} paired seeds and {m} tested cells no effect can be detected: the smallest "
+            f"With {n} paired seeds and {m} tested {cells} no effect can be detected: the smallest "
             f"two-sided p is 2^(1-{n}) = {2.0 ** (1 - n):.2g}, above Holm's first threshold "
             f"alpha/{m} = {level:.2g}; {need} or more seeds are needed."
         )
@@ -202,7 +202,7 @@ def detectable_note(
         else ""
     )
     return (
-        f"Smallest detectable effect: with {n} paired seeds and {m} tested cells, a shift of "
+        f"Smallest detectable effect: with {n} paired seeds and {m} tested {cells}, a shift of "
         f"{shift:.2f} standard deviations of the paired differences is detected with "
         f"probability {power:g} (normal differences, Holm's first threshold alpha/{m})"
         f"{in_units}."
@@ -252,10 +252,10 @@ def table_caption(
         f"verdict all use it; the final regret columns are descriptive.",
         f"Verdict vs {baseline}: one two-sided Wilcoxon signed-rank test per cell over the "
         f"paired seeds (exact sign-flip permutation distribution), Holm-corrected over the {m} "
-        f"tested cells at alpha {alpha:g}: positive or negative when significant, by the sign "
-        f"of the effect; otherwise equivalent when the effect's 95% interval lies within "
-        f"±{margin:g} log10 units (the margin), else inconclusive. Paired differences within "
-        f"{TIE_TOL:g} log10 units count as ties.",
+        f"tested cell{'s' * (m != 1)} at alpha {alpha:g}: positive or negative when "
+        f"significant, by the sign of the effect; otherwise equivalent when the effect's 95% "
+        f"interval lies within ±{margin:g} log10 units (the margin), else inconclusive. Paired "
+        f"differences within {TIE_TOL:g} log10 units count as ties.",
         "Effect: Hodges-Lehmann estimate of the paired difference, method minus baseline "
         "(negative = better), with its rank-based 95% interval. Wins: the fraction of paired "
         "seeds where the method was better (ties count one half).",
