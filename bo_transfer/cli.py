@@ -180,8 +180,19 @@ def _parse_budgets(text: str | None, largest: int) -> tuple[int, ...]:
     return tuple(sorted(set(out)))
 
 
+def _margin(text: str) -> float:
+    """``--margin``: a positive, finite number of log10 units."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of log10 units, got {text!r}")
+    return value
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    from bo_transfer.analysis import build_report, load_results, to_csv
+    from bo_transfer.analysis import build_report, load_failed, load_results, to_csv
 
     df = load_results(args.dir)
     if df.empty:
@@ -192,7 +203,14 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"--baseline {args.baseline!r} is not in the results; methods: {', '.join(methods)}"
         )
     at = _parse_budgets(args.at, int(df.groupby("run_key")["iteration"].max().min()))
-    report = build_report(df, baseline=args.baseline, metric=args.metric, at=at)
+    report = build_report(
+        df,
+        baseline=args.baseline,
+        metric=args.metric,
+        at=at,
+        margin=args.margin,
+        failed=load_failed(args.dir),
+    )
     out = Path(args.out or Path(args.dir) / "report")
     written = report.write(out)
     texts = {"markdown": report.markdown(), "latex": report.latex(), "csv": to_csv(report.table)}
@@ -288,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown")
     s.add_argument("--baseline", default="cold-gp")
     s.add_argument("--metric", choices=["auc", "final"], default="auc")
+    s.add_argument(
+        "--margin",
+        type=_margin,
+        default=0.1,
+        help="equivalence margin in log10 regret units (default 0.1)",
+    )
     s.add_argument(
         "--at", help="also judge the runs at these budgets (evaluations), e.g. --at 10,25,50"
     )

@@ -33,6 +33,8 @@ REPORT_COLUMNS = [
     "mean_rank",
     "p_value",
     "verdict",
+    "n_paired",
+    "n_failed",
 ]
 
-VERDICTS = ("baseline", "positive", "neutral", "negative")
+VERDICTS = ("baseline", "positive", "negative", "equivalent", "inconclusive")

@@ -1,4 +1,5 @@
 import json
+import sqlite3
 import subprocess
 import sys
 
@@ -7,6 +8,9 @@ import pytest
 
 from bo_transfer import columns as C
 from bo_transfer.cli import main
+from bo_transfer.methods import METHODS, Method
+from bo_transfer.problems.base import sobol
+from bo_transfer.sweep import LocalExecutor, Sweep, run_sweep
 
 
 def run_cli(capsys, *args):
@@ -124,3 +128,51 @@ def test_export_streams_in_chunks_and_matches_load_results(tiny_results, tmp_pat
         assert len(got) == len(whole)
         pd.testing.assert_series_equal(got["regret"], whole["regret"], check_exact=False)
         assert (got["x"] == whole["x"]).all()
+
+
+class Flaky(Method):
+    """Random search that fails on runs whose run seed is even."""
+
+    def propose(self, X, y, seed):
+        if self.seed % 2 == 0:
+            raise RuntimeError("flaky by design")
+        return sobol(X.shape[0] + 1, self.dim, self.seed)[-1:]
+
+
+def test_report_counts_failed_runs_per_cell_and_takes_a_margin(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(METHODS._items, "flaky-test", Flaky)
+    sweep = Sweep.from_dict(
+        {
+            "seeds": 8,
+            "budget": 5,
+            "n_init": 3,
+            "n_source": 4,
+            "pairs": ["forrester", "forrester:a=-1.0,b=0.0,c=0.0"],
+            "methods": ["random", "flaky-test"],
+        }
+    )
+    summary = run_sweep(sweep, tmp_path, executor=LocalExecutor(1))
+    assert summary.failed > 0
+    with sqlite3.connect(tmp_path / "results.sqlite") as con:
+        query = "SELECT pair, method, COUNT(*) FROM runs WHERE status = 'failed' GROUP BY 1, 2"
+        failed = {(p, m): n for p, m, n in con.execute(query)}
+    out = tmp_path / "report"
+    code, _, _ = run_cli(
+        capsys, "report", str(tmp_path), "--out", str(out), "--baseline", "flaky-test",
+        "--margin", "0.37",
+    )  # fmt: skip
+    assert code == 0
+    table = pd.read_csv(out / "table.csv").set_index([C.PAIR, C.METHOD])
+    for pair in sweep.pairs:
+        lost = failed.get((pair, "flaky-test"), 0)
+        assert tuple(table.loc[(pair, "flaky-test"), ["n_seeds", "n_failed"]]) == (8 - lost, lost)
+        assert tuple(table.loc[(pair, "random"), ["n_seeds", "n_paired", "n_failed"]]) == (
+            8,
+            8 - lost,
+            0,
+        )
+    md = (out / "table.md").read_text()
+    assert "Cells that lost seeds (of 8)" in md and "±0.37 log10 units" in md
+    for bad in ("0", "-1", "nan", "x"):
+        code, _, err = run_cli(capsys, "report", str(tmp_path), "--margin", bad)
+        assert code == 2 and "--margin" in err and err.count("\n") == 1

@@ -8,10 +8,18 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from bo_transfer import columns as C
-from bo_transfer.analysis import add_regret, build_report, references, to_latex
+from bo_transfer.analysis import (
+    add_regret,
+    build_report,
+    critical_difference,
+    references,
+    to_latex,
+)
 from bo_transfer.analysis.citations import library, parse_bibtex
+from bo_transfer.analysis.signed_rank import detectable_shift
 from bo_transfer.cli import main
 from bo_transfer.methods import METHODS, Method
 from bo_transfer.problems import FAMILIES
@@ -26,11 +34,11 @@ METHOD_NAMES = {
 
 @pytest.fixture(scope="module")
 def sweep_frame() -> pd.DataFrame:
-    """A synthetic sweep: 4 gp pairs of known correlation, 4 methods, 10 seeds;
+    """A synthetic sweep: 6 gp pairs of known correlation, 4 methods, 10 seeds;
     prior-mean helps at positive and hurts at negative correlation."""
     rng = np.random.default_rng(0)
     rows = []
-    for rho in (-0.9, -0.3, 0.3, 0.9):
+    for rho in (-0.9, -0.6, -0.3, 0.3, 0.6, 0.9):
         pair = f"gp:rho={rho},dim=2,lengthscale=0.2,instance=0"
         for label, shift in (
             ("random", 0.6),
@@ -88,18 +96,95 @@ def test_report_writes_every_file(written):
     assert "## At 4 evaluations" in md and "Wilcoxon" in md
 
 
-def test_power_note_says_when_no_verdict_can_be_significant(sweep_frame, written):
-    from bo_transfer.analysis import summarize
-    from bo_transfer.analysis.report import power_note
+def test_caption_states_margin_tolerance_and_smallest_detectable_effect(sweep_frame, written):
+    report, _ = written
+    caption = report.caption
+    assert "±0.1 log10 units (the margin)" in caption and "within 1e-06 log10 units" in caption
+    # 10 seeds, 18 tested cells: the shift is detectable_shift's, in SD and in log10 units
+    shift = detectable_shift(10, 0.05 / 18)
+    assert f"with 10 paired seeds and 18 tested cells, a shift of {shift:.2f} standard" in caption
+    assert "Cells that lost seeds" not in caption
+    # 6 seeds, 18 cells: 2^(1-6) = 0.031 > 0.05/18, and 2^(1-10) < 0.05/18 <= 2^(1-9)
+    few = build_report(sweep_frame[sweep_frame[C.SEED] < 6])
+    assert set(few.table["verdict"]) <= {"baseline", "equivalent", "inconclusive"}
+    assert "With 6 paired seeds and 18 tested cells no effect can be detected" in few.caption
+    assert "10 or more seeds are needed" in few.caption
+    wide = build_report(sweep_frame, margin=0.5)
+    assert "±0.5 log10 units" in wide.caption
 
-    few = summarize(sweep_frame[sweep_frame[C.SEED] < 6])  # 24 tests: 2**-6 * 24 > 0.05
-    assert set(few["verdict"]) <= {"baseline", "neutral"}
-    # 2**-9 * 24 = 0.047 < 0.05 <= 2**-8 * 24
-    assert "with 6 seeds no verdict can be significant" in power_note(few)
-    assert "9 or more seeds" in power_note(few)
-    report, _ = written  # 10 seeds: verdicts can be, and are, significant
-    assert power_note(report.table) == "" and "no verdict" not in report.caption
-    assert (report.table["verdict"] != "neutral").any()
+
+def test_failed_and_unpaired_seeds_are_counted_and_named(sweep_frame):
+    pair = "gp:rho=0.9,dim=2,lengthscale=0.2,instance=0"
+    # the baseline lost seed 0 and prior-mean seeds 0-1 on one pair: both failed
+    lost = ((sweep_frame[C.PAIR] == pair) & (sweep_frame[C.SEED] == 0)) & (
+        sweep_frame[C.METHOD].isin(["cold-gp", "prior-mean"])
+    )
+    lost |= (
+        (sweep_frame[C.PAIR] == pair)
+        & (sweep_frame[C.SEED] == 1)
+        & (sweep_frame[C.METHOD] == "prior-mean")
+    )
+    failed = sweep_frame.loc[lost, [C.PAIR, C.METHOD, C.SEED]].drop_duplicates()
+    report = build_report(sweep_frame[~lost], failed=failed)
+    t = report.table.set_index([C.PAIR, C.METHOD])
+    assert tuple(t.loc[(pair, "cold-gp"), ["n_seeds", "n_paired", "n_failed"]]) == (9, 9, 1)
+    assert tuple(t.loc[(pair, "prior-mean"), ["n_seeds", "n_paired", "n_failed"]]) == (8, 8, 2)
+    # init lost nothing itself, but its seed 0 has no baseline to pair with
+    assert tuple(t.loc[(pair, "init"), ["n_seeds", "n_paired", "n_failed"]]) == (10, 9, 0)
+    assert (
+        f"Cells that lost seeds (of 10): {pair} / cold-gp: 9 seeds, 1 failed; "
+        f"{pair} / init: 9 paired, 0 failed; {pair} / prior-mean: 8 paired, 2 failed"
+    ) in report.caption
+    assert "10 (9 paired)" in report.markdown() and "8 (2 failed)" in report.markdown()
+    # a method whose every run failed on a pair keeps its row
+    failed_all = pd.DataFrame({C.PAIR: pair, C.METHOD: "broken", C.SEED: range(10)})
+    t = build_report(sweep_frame, failed=failed_all).table.set_index([C.PAIR, C.METHOD])
+    row = t.loc[(pair, "broken")]
+    assert (row["n_seeds"], row["n_paired"], row["n_failed"]) == (0, 0, 10)
+    assert row["verdict"] == "inconclusive"
+
+
+def test_critical_difference_is_drawn_only_when_it_can_say_something(sweep_frame):
+    # Friedman rejects at 6 pairs (p = 0.035) and CD 1.91 < 3: drawn
+    report = build_report(sweep_frame)
+    assert report.cd is not None and "critical_difference" in report.figures
+    # 4 pairs: Friedman does not reject (p = 0.098): omitted, and the report says why
+    four = sweep_frame[~sweep_frame[C.PAIR].str.contains("0.6")]
+    report = build_report(four)
+    assert report.cd is None and "critical_difference" not in report.figures
+    assert "Friedman test does not reject" in report.cd_note
+    assert report.cd_note in report.markdown() and report.cd_note in report.html()
+
+
+def test_critical_difference_is_omitted_where_no_gap_can_reach_it():
+    """10 methods ranked identically on 2 pairs: Friedman rejects (chi2 = 18,
+    p = 0.035), but the critical difference 9.58 exceeds the largest possible
+    gap in mean rank (9): a diagram could never separate two methods."""
+    rows = []
+    for pair in ("gp:rho=0.5,dim=1", "gp:rho=0.6,dim=1"):
+        for j in range(10):
+            for seed in range(3):
+                rows.append(
+                    {
+                        C.PAIR: pair,
+                        C.FAMILY: "gp",
+                        C.METHOD: f"m{j}",
+                        C.SEED: seed,
+                        C.ITERATION: 1,
+                        C.Y: 10.0 ** (j - 10),
+                        C.RUN_KEY: f"{pair}/{j}/{seed}",
+                        C.OPTIMAL_VALUE: 0.0,
+                        "value_range": 1.0,
+                    }
+                )
+    df = add_regret(pd.DataFrame(rows))
+    cd = critical_difference(df)
+    assert cd.friedman_p == pytest.approx(stats.chi2.sf(18.0, 9)) and cd.friedman_p < 0.05
+    assert cd.cd > 9
+    report = build_report(df, baseline="m0")
+    assert report.cd is None and "largest possible gap in mean rank between 10 methods (9)" in (
+        report.cd_note
+    )
 
 
 def test_transfer_gain_follows_correlation(written):
@@ -175,7 +260,7 @@ def test_latex_table_is_well_formed(written):
     report, out = written
     tex = (out / "table.tex").read_text()
     assert latex_structure_errors(tex) == []
-    assert tex.count(r"\textbf{") == 2 * report.table[C.PAIR].nunique()
+    assert tex.count(r"\textbf{") == report.table[C.PAIR].nunique()
     assert r"\caption{Budget 8 evaluations, 10 seeds" in tex
     for marker in ("$+$", "$-$", "base"):
         assert marker in tex
@@ -218,15 +303,21 @@ def test_to_latex_escapes_labels():
             "final_regret_mean": [0.1],
             "final_regret_se": [0.01],
             "final_regret_median": [0.1],
-            "final_regret_iqm": [0.1],
-            "final_regret_iqm_lo": [0.05],
-            "final_regret_iqm_hi": [0.2],
             "auc_mean": [-1.5],
             "mean_rank": [1.0],
-            "effect": [np.nan],
-            "p_improve": [np.nan],
             "p_value": [np.nan],
             "verdict": ["baseline"],
+            "n_paired": [3],
+            "n_failed": [0],
+            "metric": ["auc"],
+            "metric_mean": [-1.5],
+            "metric_iqm": [-1.5],
+            "metric_iqm_lo": [-2.0],
+            "metric_iqm_hi": [-1.0],
+            "effect": [np.nan],
+            "effect_lo": [np.nan],
+            "effect_hi": [np.nan],
+            "win_rate": [np.nan],
         }
     )
     tex = to_latex(table, caption="50% of {x}")

@@ -1,7 +1,14 @@
+import hashlib
+import json
+
 import pytest
 
+from bo_transfer import columns as C
+from bo_transfer.analysis import load_results, summarize
 from bo_transfer.errors import SpecError, UserError
-from bo_transfer.sweep import Sweep
+from bo_transfer.problems.pair import DEFAULT_N_SOURCE
+from bo_transfer.sweep import LocalExecutor, Sweep, run_sweep
+from bo_transfer.sweep.runner import RunLoop, RunResult
 
 BASE = {"seeds": 2, "budget": 6, "n_init": 3, "pairs": ["forrester"], "methods": ["cold-gp"]}
 
@@ -77,9 +84,52 @@ def test_missing_and_malformed_toml_files(tmp_path):
         Sweep.from_toml(bad)
 
 
-def test_run_keys_depend_on_what_determines_a_run():
-    s = Sweep.from_dict(spec(methods=["cold-gp", {"name": "cold-gp", "label": "again"}]))
-    runs = s.runs()
-    keys = {r.key for r in runs}
-    # the label is presentation: same method, options, pair, seed => same run
-    assert len(keys) == 2
+def old_key(pair: str, method: str, options: dict, seed: int, budget: int, n_init: int) -> str:
+    """A run key as it was computed before labels were keyed (default source options)."""
+    fields = [pair, method, options, seed, budget, n_init, DEFAULT_N_SOURCE]
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def test_labels_are_part_of_the_run_key():
+    """Two entries never share stored results; entries without an explicit
+    label keep the keys they had before labels were keyed."""
+    runs = Sweep.from_dict(spec(methods=["cold-gp", {"name": "cold-gp", "label": "again"}])).runs()
+    assert len({r.key for r in runs}) == 4  # 2 entries x 2 seeds
+    pair = runs[0].pair  # the canonical name
+    assert [r.key for r in runs if r.method_label == "cold-gp"] == [
+        old_key(pair, "cold-gp", {}, seed, 6, 3) for seed in (0, 1)
+    ]
+    auto = Sweep.from_dict(spec(methods=["cold-gp", {"name": "cold-gp", "acquisition": "ei"}]))
+    assert [r.method_label for r in auto.runs()[2:]] == ["cold-gp[acquisition=ei]"] * 2
+    assert [r.key for r in auto.runs()[2:]] == [
+        old_key(pair, "cold-gp", {"acquisition": "ei"}, seed, 6, 3) for seed in (0, 1)
+    ]
+
+
+def test_entries_that_would_share_stored_results_are_refused():
+    same = [{"name": "cold-gp", "acquisition": "ei", "label": "cold-gp"}]
+    same.append({"name": "cold-gp", "acquisition": "ei"})  # labelled cold-gp[acquisition=ei]
+    with pytest.raises(SpecError, match="would share stored results") as err:
+        Sweep.from_dict(spec(methods=same))
+    assert "'cold-gp' and 'cold-gp[acquisition=ei]'" in str(err.value)
+
+
+def test_two_labels_of_one_method_are_an_aa_pair(tmp_path):
+    """Both entries run and are stored; per seed they share the initial design
+    and draw different random streams; the report pairs them."""
+    sweep = Sweep.from_dict(
+        spec(budget=4, methods=["cold-gp", {"name": "cold-gp", "label": "cold-gp-B"}])
+    )
+    summary = run_sweep(sweep, tmp_path, executor=LocalExecutor(1), progress=False)
+    assert (summary.done, summary.skipped, summary.failed) == (4, 0, 0)
+    df = load_results(tmp_path)
+    assert df.groupby(C.METHOD)[C.SEED].nunique().to_dict() == {"cold-gp": 2, "cold-gp-B": 2}
+    for seed in (0, 1):
+        design = df[(df[C.SEED] == seed) & (df[C.ITERATION] <= 3)]
+        a, b = (design[design[C.METHOD] == m]["x"].tolist() for m in ("cold-gp", "cold-gp-B"))
+        assert a == b
+    a, b = (r for r in sweep.runs() if r.seed == 0)
+    seeds = [RunLoop(r, RunResult(r, "done")).iteration_seed(3) for r in (a, b)]
+    assert seeds[0] != seeds[1]
+    table = summarize(df).set_index(C.METHOD)
+    assert table.loc["cold-gp-B", "n_paired"] == 2 and table.loc["cold-gp", "verdict"] == "baseline"

@@ -81,9 +81,10 @@ def plot_transfer_gain(
         colors: method -> color.
 
     One line per method (the baseline is the zero line): gain is minus the
-    median paired difference of log10 regret against the baseline, so above 0
-    the warm start helped and below 0 it hurt (negative transfer). Filled
-    markers are significant verdicts (Holm-corrected), hollow ones neutral.
+    effect (the Hodges-Lehmann estimate of the paired difference of log10
+    regret against the baseline), so above 0 the warm start helped and below 0
+    it hurt (negative transfer). Filled markers are significant verdicts
+    (positive or negative, Holm-corrected), hollow ones the rest.
     Pairs with the same correlation (e.g. several instances) share one point:
     the median gain, filled when most of their verdicts are significant.
     """
@@ -97,7 +98,7 @@ def plot_transfer_gain(
     for method, g in rows.groupby(C.METHOD, sort=True):
         g = g.groupby(correlation, as_index=False).agg(
             gain=("effect", lambda e: -e.median()),
-            sig=("verdict", lambda v: (v != "neutral").mean() >= 0.5),
+            sig=("verdict", lambda v: v.isin(("positive", "negative")).mean() >= 0.5),
         )
         color = colors[method]
         ax.plot(g[correlation], g["gain"], color=color, label=method, marker="none")

@@ -30,6 +30,8 @@ class CriticalDifference:
             ``cd`` of each other: not significantly different. Maximal groups
             only; a method in no group of two or more is alone.
         metric: the per-run measure the blocks were ranked by.
+        omitted_because: why a diagram of this analysis would say nothing
+            (:func:`uninformative_because`), or "" when it can say something.
     """
 
     mean_ranks: pd.Series
@@ -40,6 +42,34 @@ class CriticalDifference:
     alpha: float
     cliques: tuple[tuple[str, ...], ...]
     metric: str
+
+    @property
+    def omitted_because(self) -> str:
+        return uninformative_because(self)
+
+
+def uninformative_because(cd: CriticalDifference) -> str:
+    """Why a critical-difference diagram of ``cd`` would say nothing, or "".
+
+    Demsar (2006, Section 3.2.2) runs the Nemenyi post-hoc test only after the
+    Friedman test rejects that all methods rank alike; and the mean ranks of
+    ``k`` methods differ by at most ``k - 1``, so a critical difference that
+    large can never separate two methods (e.g. any number of methods on 2
+    pairs).
+    """
+    k = len(cd.mean_ranks)
+    if cd.cd >= k - 1:
+        return (
+            f"with {cd.n_blocks} pairs the critical difference ({cd.cd:.2f}) is at least the "
+            f"largest possible gap in mean rank between {k} methods ({k - 1}), so no two "
+            f"methods could differ"
+        )
+    if not cd.friedman_p < cd.alpha:
+        return (
+            f"the Friedman test does not reject that all methods rank alike "
+            f"(p = {cd.friedman_p:.2g} over {cd.n_blocks} pairs, alpha {cd.alpha:g})"
+        )
+    return ""
 
 
 def nemenyi_cd(k: int, n_blocks: int, alpha: float = ALPHA) -> float:
@@ -101,4 +131,4 @@ def critical_difference(
     )
 
 
-__all__ = ["CriticalDifference", "critical_difference", "nemenyi_cd"]
+__all__ = ["CriticalDifference", "critical_difference", "nemenyi_cd", "uninformative_because"]

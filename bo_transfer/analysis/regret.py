@@ -22,14 +22,23 @@ def add_regret(raw: pd.DataFrame) -> pd.DataFrame:
     """Add ``best_y``, ``regret``, ``normalized_regret`` and log10 normalized regret.
 
     ``raw`` has one row per evaluation with ``run_key``, ``iteration``, ``y``,
-    ``optimal_value`` and ``value_range``. Non-finite ``y`` (failed evaluations)
-    do not improve ``best_y`` (it is NaN only before the first finite value).
-    ``regret = best_y - optimal_value`` is clipped at 0: the optimum is
-    certified by search, and a run may match it to rounding.
+    ``optimal_value`` and ``value_range``. A failed evaluation (non-finite
+    ``y``, stored as NaN) is charged, not skipped: it counts as the worse of
+    the worst finite value the run observed and the top of the target's range
+    (``optimal_value + value_range``, normalized regret 1). So it never becomes
+    the best point, it spends its evaluation, and the evaluations before a
+    run's first finite value have that charge as their best value instead of no
+    value at all (which would drop them from the AUC's mean and flatter the
+    run). ``y`` itself stays NaN. ``regret = best_y - optimal_value`` is clipped
+    at 0: the optimum is certified by search, and a run may match it to
+    rounding.
     """
     df = raw.sort_values([C.RUN_KEY, C.ITERATION]).reset_index(drop=True)
-    y = df[C.Y].where(np.isfinite(df[C.Y].astype(float)))
-    df[C.BEST_Y] = y.groupby(df[C.RUN_KEY]).cummin().groupby(df[C.RUN_KEY]).ffill()
+    y = df[C.Y].astype(float)
+    finite = y.where(np.isfinite(y))
+    top = df[C.OPTIMAL_VALUE] + df["value_range"]
+    charge = np.fmax(finite.groupby(df[C.RUN_KEY]).transform("max"), top)
+    df[C.BEST_Y] = finite.fillna(charge).groupby(df[C.RUN_KEY]).cummin()
     df[C.REGRET] = (df[C.BEST_Y] - df[C.OPTIMAL_VALUE]).clip(lower=0.0)
     df[C.NORMALIZED_REGRET] = df[C.REGRET] / df["value_range"]
     df[C.LOG_REGRET] = np.log10(df[C.NORMALIZED_REGRET].clip(lower=REGRET_FLOOR))
@@ -59,6 +68,15 @@ def load_results(directory: str | Path) -> pd.DataFrame:
     columns."""
     with ResultStore(directory) as store:
         return _tidy(store.evals_frame())
+
+
+def load_failed(directory: str | Path) -> pd.DataFrame:
+    """The runs of a sweep directory stored as failed: one row each with
+    ``pair, method, seed, error`` (a report counts them per cell)."""
+    with ResultStore(directory) as store:
+        runs = store.runs_frame()
+    failed = runs[runs["status"] == "failed"]
+    return failed[[C.PAIR, C.METHOD, C.SEED, "error"]].reset_index(drop=True)
 
 
 def run_metrics(df: pd.DataFrame, budget: int | None = None) -> pd.DataFrame:

@@ -22,10 +22,22 @@ from bo_transfer.analysis.figures import (
 )
 from bo_transfer.analysis.page import png_bytes, render_page
 from bo_transfer.analysis.ranking import CriticalDifference, critical_difference
-from bo_transfer.analysis.stats import ALPHA, method_aggregates, summarize
+from bo_transfer.analysis.regret import run_metrics
+from bo_transfer.analysis.signed_rank import TIE_TOL, detectable_shift
+from bo_transfer.analysis.stats import (
+    ALPHA,
+    MARGIN,
+    METRIC_WORDS,
+    method_aggregates,
+    paired_differences,
+    summarize,
+    zero_reference_pairs,
+)
 from bo_transfer.analysis.tables import to_csv, to_html, to_latex, to_markdown
+from bo_transfer.seeding import derive_seed
 
-METRIC_WORDS = {"auc": "area under the log10-regret curve", "final": "final regret"}
+#: Power at which the caption states the smallest detectable effect.
+POWER = 0.8
 
 
 @dataclass
@@ -37,10 +49,13 @@ class Report:
         at: budget -> the report table judged at that budget.
         methods: per-method IQM across pairs and mean rank.
         diagnostics: one row per pair: family and alignment diagnostics.
-        cd: the critical-difference analysis, or None (``cd_note`` says why).
+        cd: the critical-difference analysis when its diagram can say
+            something, else None (``cd_note`` says why).
+        cd_note: why there is no critical-difference diagram ("" when there is).
         refs: the BibTeX of the methods and families in the table.
         caption: the table caption (plain text).
         figures: file stem -> (heading, caption, figure).
+        methods_note: what the per-method aggregates left out ("" when nothing).
     """
 
     table: pd.DataFrame
@@ -52,10 +67,13 @@ class Report:
     refs: cit.References
     caption: str
     figures: dict[str, tuple[str, str, Figure]] = field(default_factory=dict)
+    methods_note: str = ""
 
     def markdown(self) -> str:
-        """``table.md``: the table, its caption, and the tables at ``--at`` budgets."""
+        """``table.md``: the table, its caption (and why a figure or a pair was
+        left out), and the tables at ``--at`` budgets."""
         out = [to_markdown(self.table), self.caption, ""]
+        out += [f"{note}\n" for note in (self.cd_note, self.methods_note) if note]
         for budget, t in self.at.items():
             out += [f"## At {budget} evaluations", "", to_markdown(t)]
         return "\n".join(out).rstrip() + "\n"
@@ -74,7 +92,8 @@ class Report:
         sections = [("Transfer verdicts", to_html(self.table) + _p(self.caption))]
         for budget, t in self.at.items():
             sections.append((f"At {budget} evaluations", to_html(t)))
-        sections.append(("Methods across pairs", _frame_html(self.methods)))
+        methods = _frame_html(self.methods) + (_p(self.methods_note) if self.methods_note else "")
+        sections.append(("Methods across pairs", methods))
         sections.append(("Pair diagnostics", _frame_html(self.diagnostics)))
         if self.cd is None:
             sections.append(("Critical difference", _p(self.cd_note)))
@@ -140,26 +159,110 @@ def pair_diagnostics(df: pd.DataFrame) -> pd.DataFrame:
     return df.groupby(C.PAIR, sort=True)[[C.FAMILY, *cols]].first().reset_index()
 
 
-def power_note(table: pd.DataFrame, alpha: float = ALPHA) -> str:
-    """A warning when no verdict of ``table`` can be significant.
+def detectable_note(
+    table: pd.DataFrame, diffs: pd.DataFrame, alpha: float = ALPHA, power: float = POWER
+) -> str:
+    """The smallest effect the table's verdicts could have detected.
 
-    With ``n`` paired seeds, the smallest p-value of an exact one-sided Wilcoxon
-    signed-rank test is ``2**-n`` (every difference has the same sign); Holm
-    over ``m`` tests rejects nothing unless the smallest p is below
-    ``alpha / m``. Empty when some comparison can reach significance.
+    With ``n`` paired seeds (the most any tested cell has) and ``m`` tested
+    cells, a cell is significant only if its p is below Holm's first threshold
+    ``alpha / m``. The note gives the shift, in standard deviations of the
+    paired differences, that the two-sided signed-rank test at that level
+    detects with probability ``power`` for normal differences
+    (:func:`~bo_transfer.analysis.signed_rank.detectable_shift`), and that shift
+    in log10 units at the median over cells of the differences' standard
+    deviation. When even ``n`` identical signs cannot reach the threshold (the
+    smallest two-sided p is ``2^(1-n)``), it says so and how many seeds would.
+
+    Args:
+        table: the report table.
+        diffs: the paired differences of its metric
+            (:func:`~bo_transfer.analysis.stats.paired_differences`).
+        alpha: the family-wise level.
+        power: the detection probability.
     """
-    tested = table[table["verdict"] != "baseline"]
+    tested = table[table["p_raw"].notna()]
     if tested.empty:
         return ""
-    m = 2 * len(tested)
-    n = int(tested["n_seeds"].max())
-    if 2.0**-n * m < alpha:
-        return ""
-    need = int(np.ceil(np.log2(m / alpha)))
-    return (
-        f"Note: with {n} seeds no verdict can be significant (smallest one-sided Wilcoxon "
-        f"p = 2^-{n}, Holm over {m} tests needs < {alpha / m:.2g}); {need} or more seeds needed."
+    m, n = len(tested), int(tested["n_paired"].max())
+    level, cells = alpha / m, "cells" if m != 1 else "cell"
+    shift = detectable_shift(n, level, power, seed=derive_seed("detectable", n, m, alpha))
+    if not np.isfinite(shift):
+        need = int(np.floor(1 + np.log2(m / alpha))) + 1
+        return (
+            f"With {n} paired seeds and {m} tested {cells} no effect can be detected: the smallest "
+            f"two-sided p is 2^(1-{n}) = {2.0 ** (1 - n):.2g}, above Holm's first threshold "
+            f"alpha/{m} = {level:.2g}; {need} or more seeds are needed."
+        )
+    sd = diffs.groupby([C.PAIR, C.METHOD])["diff"].std(ddof=1).median()
+    in_units = (
+        f"; at this table's median standard deviation ({sd:.2g}) that is {shift * sd:.2g} "
+        f"log10 units"
+        if np.isfinite(sd)
+        else ""
     )
+    return (
+        f"Smallest detectable effect: with {n} paired seeds and {m} tested {cells}, a shift of "
+        f"{shift:.2f} standard deviations of the paired differences is detected with "
+        f"probability {power:g} (normal differences, Holm's first threshold alpha/{m})"
+        f"{in_units}."
+    )
+
+
+def lost_seeds_note(table: pd.DataFrame, limit: int = 6) -> str:
+    """Which cells lost seeds: runs that failed, or seeds not paired with the
+    baseline, against the most seeds any cell has ("" when none did)."""
+    full = int((table["n_seeds"] + table["n_failed"]).max())
+    is_base = table["verdict"] == "baseline"
+    used = table["n_paired"].where(~is_base, table["n_seeds"])
+    lost = table[(used < full) | (table["n_failed"] > 0)]
+    if lost.empty:
+        return ""
+    cells = [
+        f"{r[C.PAIR]} / {r[C.METHOD]}: {int(used[i])} "
+        f"{'seeds' if is_base[i] else 'paired'}, {int(r['n_failed'])} failed"
+        for i, r in lost.iterrows()
+    ]
+    more = f"; and {len(cells) - limit} more" if len(cells) > limit else ""
+    return f"Cells that lost seeds (of {full}): {'; '.join(cells[:limit])}{more}."
+
+
+def table_caption(
+    table: pd.DataFrame,
+    diffs: pd.DataFrame,
+    budget: int,
+    baseline: str,
+    metric: str,
+    alpha: float,
+    margin: float,
+) -> str:
+    """The report table's caption: what it judges and how, what it could have
+    detected, and which cells lost seeds (plain text)."""
+    seeds = table.loc[table["n_seeds"] > 0, "n_seeds"]
+    seed_text = (
+        f"{int(seeds.min())}"
+        if seeds.min() == seeds.max()
+        else f"{int(seeds.min())}-{int(seeds.max())}"
+    )
+    m = int(table["p_raw"].notna().sum())
+    parts = [
+        f"Budget {budget} evaluations, {seed_text} seeds per method and pair.",
+        f"Metric: the {METRIC_WORDS[metric]}; the bold mark (lowest mean per pair), the IQM "
+        f"(interquartile mean with a 95% bootstrap interval), the rank, the effect and the "
+        f"verdict all use it; the final regret columns are descriptive.",
+        f"Verdict vs {baseline}: one two-sided Wilcoxon signed-rank test per cell over the "
+        f"paired seeds (exact sign-flip permutation distribution), Holm-corrected over the {m} "
+        f"tested cell{'s' * (m != 1)} at alpha {alpha:g}: positive or negative when "
+        f"significant, by the sign of the effect; otherwise equivalent when the effect's 95% "
+        f"interval lies within ±{margin:g} log10 units (the margin), else inconclusive. Paired "
+        f"differences within {TIE_TOL:g} log10 units count as ties.",
+        "Effect: Hodges-Lehmann estimate of the paired difference, method minus baseline "
+        "(negative = better), with its rank-based 95% interval. Wins: the fraction of paired "
+        "seeds where the method was better (ties count one half).",
+        detectable_note(table, diffs, alpha),
+        lost_seeds_note(table),
+    ]
+    return " ".join(p for p in parts if p)
 
 
 def build_report(
@@ -168,44 +271,39 @@ def build_report(
     metric: str = "auc",
     at: tuple[int, ...] = (),
     alpha: float = ALPHA,
+    margin: float = MARGIN,
+    failed: pd.DataFrame | None = None,
 ) -> Report:
     """Compute a sweep's report from its tidy table (pure: nothing is written).
 
     Args:
         df: the tidy table of :func:`~bo_transfer.analysis.load_results`.
         baseline: the method the verdicts compare against.
-        metric: ``auc`` or ``final``: what verdicts and ranks judge.
+        metric: ``auc`` or ``final``: what verdicts, effects, IQM, ranks and
+            bold marks judge.
         at: extra budgets (evaluations) to judge the runs at.
         alpha: family-wise error rate of each table's tests.
+        margin: the equivalence margin, log10 regret units.
+        failed: the sweep's failed runs (``pair, method, seed``; see
+            :func:`~bo_transfer.analysis.regret.load_failed`), counted per cell.
     """
-    table = summarize(df, baseline=baseline, metric=metric, alpha=alpha)
-    tables_at = {b: summarize(df, baseline, metric, alpha, budget=b) for b in at}
+    table = summarize(df, baseline, metric, alpha, margin=margin, failed=failed)
+    tables_at = {
+        b: summarize(df, baseline, metric, alpha, budget=b, margin=margin, failed=failed)
+        for b in at
+    }
     diagnostics = pair_diagnostics(df)
-    colors = method_colors(list(df[C.METHOD].unique()))
+    # The table's methods include those whose every run failed (no row in df).
+    colors = method_colors(sorted(set(df[C.METHOD]) | set(table[C.METHOD])))
 
     labels = df.groupby(C.METHOD)["method_name"].first() if "method_name" in df else None
     method_names = dict(labels.items()) if labels is not None else {m: m for m in table[C.METHOD]}
     refs = cit.references(method_names, sorted(df[C.FAMILY].unique()))
 
-    budget = int(df[C.ITERATION].max())
-    seeds = table["n_seeds"]
-    seed_text = (
-        f"{int(seeds.min())}"
-        if seeds.min() == seeds.max()
-        else f"{int(seeds.min())}-{int(seeds.max())}"
+    diffs = paired_differences(run_metrics(df), baseline, metric)
+    caption = table_caption(
+        table, diffs, int(df[C.ITERATION].max()), baseline, metric, alpha, margin
     )
-    caption = (
-        f"Budget {budget} evaluations, {seed_text} seeds per method and pair. "
-        f"Verdict vs {baseline}: paired one-sided Wilcoxon signed-rank tests on the "
-        f"{METRIC_WORDS[metric]}, Holm-corrected over the table, alpha {alpha:g} "
-        f"(+ positive, - negative transfer, o neutral). Bold: best mean final regret and AUC per "
-        f"pair. IQM: interquartile mean of the final regret with a 95% bootstrap interval. "
-        f"Effect: median paired difference of log10 regret vs the baseline (negative = better); "
-        f"P(better): fraction of seeds where the method beat the baseline."
-    )
-    power = power_note(table, alpha)
-    if power:
-        caption += " " + power
 
     figures: dict[str, tuple[str, str, Figure]] = {
         "regret_curves": (
@@ -222,16 +320,21 @@ def build_report(
     if baseline in set(table[C.METHOD]) and diagnostics.get("pearson", pd.Series()).notna().any():
         figures["transfer_gain"] = (
             "Transfer gain vs correlation",
-            f"Gain = minus the median paired difference of log10 regret ({METRIC_WORDS[metric]}) "
-            f"vs {baseline}; above 0 transfer helped, below 0 it hurt. Filled markers: "
-            f"significant verdicts.",
+            f"Gain = minus the effect (Hodges-Lehmann estimate of the paired difference of the "
+            f"{METRIC_WORDS[metric]}) vs {baseline}; above 0 transfer helped, below 0 it hurt. "
+            f"Filled markers: significant verdicts (positive or negative).",
             plot_transfer_gain(table, diagnostics, colors=colors),
         )
     cd, cd_note = None, ""
     try:
-        cd = critical_difference(df, metric=metric, alpha=alpha)
+        analysis = critical_difference(df, metric=metric, alpha=alpha)
     except ValueError as exc:
         cd_note = f"No critical-difference diagram: {exc}."
+    else:
+        if analysis.omitted_because:
+            cd_note = f"No critical-difference diagram: {analysis.omitted_because}."
+        else:
+            cd = analysis
     if cd is not None:
         for key in cit.RANKING_KEYS:
             refs.entries.setdefault(key, cit.library()[key])
@@ -241,14 +344,23 @@ def build_report(
             f"differ significantly (Nemenyi, alpha {alpha:g}). Friedman p = {cd.friedman_p:.2g}.",
             plot_critical_difference(cd, colors=colors),
         )
+    methods = method_aggregates(df, metric=metric)
+    dropped = zero_reference_pairs(df) if "random_normalized" in methods["measure"].iloc[0] else []
+    methods_note = (
+        f"Left out of the random-normalized IQM: {', '.join(dropped)} (random's median final "
+        f"regret there is 0, so there is nothing to normalize by)."
+        if dropped
+        else ""
+    )
     return Report(
         table=table,
         at=tables_at,
-        methods=method_aggregates(df, metric=metric),
+        methods=methods,
         diagnostics=diagnostics,
         cd=cd,
         cd_note=cd_note,
         refs=refs,
         caption=caption,
         figures=figures,
+        methods_note=methods_note,
     )

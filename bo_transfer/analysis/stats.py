@@ -7,40 +7,52 @@ of :func:`bo_transfer.analysis.load_results` (one row per run and iteration).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bo_transfer import columns as C
 from bo_transfer.analysis.regret import add_random_normalized, run_metrics, truncate
+from bo_transfer.analysis.signed_rank import TIE_TOL, hodges_lehmann, signed_rank_p, ties_to_zero
 from bo_transfer.seeding import derive_seed
 
-#: ``--metric`` name -> the per-run column the verdict tests.
-METRICS = {"auc": "auc", "final": "final_regret"}
-#: ``--metric`` name -> the per-run column the effect size is measured on: always
-#: a log10 regret, so effects compare across pairs of different scales.
-EFFECT_METRICS = {"auc": "auc", "final": "final_log10_regret"}
+#: ``--metric`` name -> the per-run column a table judges: the verdict's test,
+#: its effect and interval, the IQM, the ranks and the bold marks all use it.
+#: Both are log10 regret, so effects compare across pairs of different scales.
+METRICS = {"auc": "auc", "final": "final_log10_regret"}
+#: ``--metric`` name -> the words captions use for it.
+METRIC_WORDS = {
+    "auc": "area under the log10-regret curve (AUC)",
+    "final": "final log10 regret",
+}
 ALPHA = 0.05
-#: Bootstrap resamples for IQM confidence intervals (rliable uses 2,000 and more;
-#: the percentile interval's Monte Carlo error at 2,000 is well below the
-#: seed-to-seed spread it describes).
+#: Equivalence margin in log10 regret units: a method is ``equivalent`` to the
+#: baseline when the 95% interval of its effect lies within +-MARGIN (0.1 is a
+#: factor of 1.26 in regret).
+MARGIN = 0.1
+#: Bootstrap resamples for IQM confidence intervals. rliable's default is
+#: 50,000 (``get_interval_estimates(reps=50000)``); 2,000 keeps a report fast,
+#: and the Monte Carlo error of a 95% percentile endpoint at 2,000 resamples
+#: (about 1% of the interval's width) is well below the seed-to-seed spread the
+#: interval describes.
 N_BOOT = 2000
 
 #: Extra report columns, after the contract ones, in this order.
 EXTRA_COLUMNS = [
+    "metric",
+    "metric_mean",
+    "metric_iqm",
+    "metric_iqm_lo",
+    "metric_iqm_hi",
     "effect",
-    "p_improve",
-    "p_better",
-    "p_worse",
-    "final_regret_iqm",
-    "final_regret_iqm_lo",
-    "final_regret_iqm_hi",
+    "effect_lo",
+    "effect_hi",
+    "win_rate",
+    "p_raw",
     "final_log10_regret_mean",
     "final_random_normalized_regret_median",
     "auc_se",
-    "auc_iqm",
-    "auc_iqm_lo",
-    "auc_iqm_hi",
 ]
 
 
@@ -52,22 +64,6 @@ def holm(p_values: np.ndarray) -> np.ndarray:
     adjusted = np.empty(m)
     adjusted[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
     return adjusted
-
-
-def paired_one_sided(diff: np.ndarray) -> tuple[float, float]:
-    """Wilcoxon signed-rank p-values of ``diff = method - baseline`` for
-    H1: median < 0 (method better) and H1: median > 0 (method worse).
-
-    Zero differences are dropped (``zero_method="wilcox"``); all-zero or empty
-    differences give no evidence either way (p = 1).
-    """
-    diff = np.asarray(diff, dtype=float)
-    diff = diff[np.isfinite(diff)]
-    if len(diff) == 0 or np.all(diff == 0):
-        return 1.0, 1.0
-    less = stats.wilcoxon(diff, alternative="less", zero_method="wilcox").pvalue
-    greater = stats.wilcoxon(diff, alternative="greater", zero_method="wilcox").pvalue
-    return float(less), float(greater)
 
 
 def iqm(values: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -126,45 +122,91 @@ def _check_metric(metric: str) -> str:
     return METRICS[metric]
 
 
+def _check_margin(margin: float) -> float:
+    if not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin > 0):
+        raise ValueError(f"margin must be a positive number of log10 units, got {margin!r}")
+    return float(margin)
+
+
+#: Columns of :func:`verdicts`, in this order.
+VERDICT_COLUMNS = [
+    C.PAIR,
+    C.METHOD,
+    "n_paired",
+    "p_raw",
+    "p_value",
+    "effect",
+    "effect_lo",
+    "effect_hi",
+    "win_rate",
+    "verdict",
+]
+
+
+def _cell_statistics(d: np.ndarray, alpha: float, tol: float) -> dict[str, float]:
+    if len(d) == 0:
+        return dict.fromkeys(("p_raw", "effect", "effect_lo", "effect_hi", "win_rate"), np.nan)
+    effect, lo, hi = hodges_lehmann(d, level=1 - alpha, tol=tol)
+    tied = ties_to_zero(d, tol)
+    return {
+        "p_raw": signed_rank_p(d, tol=tol),
+        "effect": effect,
+        "effect_lo": lo,
+        "effect_hi": hi,
+        # Ties count one half, so identical methods score 0.5.
+        "win_rate": float(np.mean((tied < 0) + 0.5 * (tied == 0))),
+    }
+
+
+def paired_differences(
+    per_run: pd.DataFrame, baseline: str = "cold-gp", metric: str = "auc"
+) -> pd.DataFrame:
+    """``method - baseline`` of ``metric`` on every (pair, seed) where both have a
+    finite value: columns ``pair, method, seed, diff``."""
+    col = _check_metric(metric)
+    base = per_run.loc[per_run[C.METHOD] == baseline, [C.PAIR, C.SEED, col]]
+    others = per_run.loc[per_run[C.METHOD] != baseline, [C.PAIR, C.METHOD, C.SEED, col]]
+    paired = others.merge(base, on=[C.PAIR, C.SEED], suffixes=("", "_base"))
+    paired["diff"] = paired[col] - paired[f"{col}_base"]
+    paired = paired[np.isfinite(paired["diff"])]
+    return paired[[C.PAIR, C.METHOD, C.SEED, "diff"]].reset_index(drop=True)
+
+
 def verdicts_from_runs(
-    per_run: pd.DataFrame, baseline: str = "cold-gp", metric: str = "auc", alpha: float = ALPHA
+    per_run: pd.DataFrame,
+    baseline: str = "cold-gp",
+    metric: str = "auc",
+    alpha: float = ALPHA,
+    margin: float = MARGIN,
+    tol: float = TIE_TOL,
 ) -> pd.DataFrame:
     """The transfer verdicts from per-run metrics (see :func:`verdicts`)."""
-    col = _check_metric(metric)
-    effect_col = EFFECT_METRICS[metric]
-    cols = list(dict.fromkeys([col, effect_col]))
-    base = per_run.loc[per_run[C.METHOD] == baseline, [C.PAIR, C.SEED, *cols]]
-    others = per_run.loc[per_run[C.METHOD] != baseline, [C.PAIR, C.METHOD, C.SEED, *cols]]
-    paired = others.merge(base, on=[C.PAIR, C.SEED], suffixes=("", "_base"))
-    paired["_d"] = paired[col] - paired[f"{col}_base"]
-    paired["_e"] = paired[effect_col] - paired[f"{effect_col}_base"]
+    margin = _check_margin(margin)
+    keys = [C.PAIR, C.METHOD]
+    cells = per_run.loc[per_run[C.METHOD] != baseline, keys].drop_duplicates().sort_values(keys)
+    paired = paired_differences(per_run, baseline, metric)
+    diffs = {key: g["diff"].to_numpy() for key, g in paired.groupby(keys, sort=True)}
 
     rows = []
-    for (pair, method), g in paired.groupby([C.PAIR, C.METHOD], sort=True):
-        d, e = g["_d"].to_numpy(), g["_e"].to_numpy()
-        less, greater = paired_one_sided(d)
+    for pair, method in cells.itertuples(index=False):
+        d = diffs.get((pair, method), np.empty(0))
         rows.append(
-            {
-                C.PAIR: pair,
-                C.METHOD: method,
-                "n_paired": len(d),
-                "_less": less,
-                "_greater": greater,
-                "effect": float(np.median(e)),
-                # Ties count one half, so an A/A comparison centres on 0.5.
-                "p_improve": float(np.mean((d < 0) + 0.5 * (d == 0))),
-            }
+            {C.PAIR: pair, C.METHOD: method, "n_paired": len(d)} | _cell_statistics(d, alpha, tol)
         )
-    out = pd.DataFrame(
-        rows, columns=[C.PAIR, C.METHOD, "n_paired", "_less", "_greater", "effect", "p_improve"]
-    )
-    adjusted = holm(out[["_less", "_greater"]].to_numpy().ravel()).reshape(-1, 2)
-    out["p_better"], out["p_worse"] = adjusted[:, 0], adjusted[:, 1]
-    out["p_value"] = np.where(out["_less"] <= out["_greater"], out["p_better"], out["p_worse"])
+    statistics = [c for c in VERDICT_COLUMNS if c not in ("p_value", "verdict")]
+    out = pd.DataFrame(rows, columns=statistics)
+    # One two-sided test per cell, Holm over the cells that have paired seeds.
+    tested = out["p_raw"].notna().to_numpy()
+    out["p_value"] = np.nan
+    out.loc[tested, "p_value"] = holm(out.loc[tested, "p_raw"].to_numpy())
+    significant = out["p_value"] < alpha
+    within = (out["effect_lo"] >= -margin) & (out["effect_hi"] <= margin)
     out["verdict"] = np.select(
-        [out["p_worse"] < alpha, out["p_better"] < alpha], ["negative", "positive"], "neutral"
+        [significant & (out["effect"] < 0), significant & (out["effect"] > 0), within],
+        ["positive", "negative", "equivalent"],
+        "inconclusive",
     )
-    return out.drop(columns=["_less", "_greater"])
+    return out[VERDICT_COLUMNS].reset_index(drop=True)
 
 
 def verdicts(
@@ -173,25 +215,44 @@ def verdicts(
     metric: str = "auc",
     alpha: float = ALPHA,
     budget: int | None = None,
+    margin: float = MARGIN,
+    tol: float = TIE_TOL,
 ) -> pd.DataFrame:
     """Transfer verdict per (pair, method) against ``baseline``.
 
-    For each method other than the baseline, on each pair, two paired one-sided
-    Wilcoxon signed-rank tests over the seeds both share, on ``metric``
-    (``auc``: area under the log10-regret curve; ``final``: final regret).
-    Holm's correction runs over all tests of the table (two per comparison).
-    ``negative`` when "worse than the baseline" is rejected at ``alpha``,
-    ``positive`` when "better" is, else ``neutral``.
+    For each method other than the baseline, on each pair, the paired
+    differences ``d = method - baseline`` of ``metric`` over the seeds both
+    finished (``auc``: area under the log10-regret curve; ``final``: final
+    log10 regret), with differences of at most ``tol`` counted as ties (0).
+    One two-sided Wilcoxon signed-rank test per cell, by its exact sign-flip
+    permutation distribution (:func:`~bo_transfer.analysis.signed_rank.signed_rank_p`),
+    Holm-corrected over every cell of the table that has paired seeds.
+
+    ``effect`` is the Hodges-Lehmann estimate of the paired difference (the
+    median of the Walsh averages; negative = better than the baseline), with
+    the rank-based ``1 - alpha`` interval ``[effect_lo, effect_hi]``
+    (:func:`~bo_transfer.analysis.signed_rank.hodges_lehmann`). Verdicts:
+
+    - ``positive`` / ``negative``: the Holm-adjusted p is below ``alpha``;
+      the direction is the sign of ``effect``;
+    - ``equivalent``: not significant, and the interval lies within
+      ``[-margin, margin]``;
+    - ``inconclusive``: anything else (the data allow an effect larger than
+      the margin, or no seed is paired).
+
+    The interval is per cell (not adjusted for the table's multiplicity); an
+    equivalence claim from a 95% interval is at least as strict as the usual
+    two one-sided tests at 5% (which use a 90% interval).
 
     Returns:
-        One row per (pair, method) other than the baseline with ``n_paired``,
-        ``p_better`` and ``p_worse`` (Holm-adjusted), ``p_value`` (the adjusted
-        p of the direction the data lean to), ``effect`` (median paired
-        difference of log10 regret, method - baseline: negative = better),
-        ``p_improve`` (the fraction of seeds where the method beat the baseline,
-        ties counted one half) and ``verdict``.
+        One row per (pair, method) other than the baseline, columns
+        :data:`VERDICT_COLUMNS`: ``n_paired`` (seeds paired with the
+        baseline), ``p_raw`` (the unadjusted two-sided p), ``p_value`` (Holm
+        adjusted), ``effect``, ``effect_lo``, ``effect_hi``, ``win_rate`` (the
+        fraction of paired seeds where the method beat the baseline by more
+        than ``tol``, ties counted one half) and ``verdict``.
     """
-    return verdicts_from_runs(run_metrics(df, budget=budget), baseline, metric, alpha)
+    return verdicts_from_runs(run_metrics(df, budget=budget), baseline, metric, alpha, margin, tol)
 
 
 def _group_ci(per_run: pd.DataFrame, col: str, keys: list[str], n_boot: int) -> pd.DataFrame:
@@ -209,25 +270,37 @@ def summarize(
     alpha: float = ALPHA,
     budget: int | None = None,
     n_boot: int = N_BOOT,
+    margin: float = MARGIN,
+    failed: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The report table: one row per (pair, method), contract columns first.
 
-    Aggregates over seeds: final regret mean, standard error, median and IQM
-    with a 95% bootstrap interval; the same for the area under the log10-regret
-    curve (``auc``); the median random-normalized final regret (1 = the median
-    of ``random`` at the same budget); ``mean_rank``, the rank of the method
-    among all methods on the same pair and seed by ``metric``, averaged over
-    seeds. Verdict columns come from :func:`verdicts`; the baseline's verdict
-    is ``baseline``, and every method is ``neutral`` when the table has no
-    baseline runs.
+    Descriptive, on raw regret: final regret mean, standard error and median;
+    ``auc_mean`` (the contract's area under the log10-regret curve); the median
+    random-normalized final regret (1 = the median of ``random`` at the same
+    budget). On the judged ``metric`` (``metric`` names it): ``metric_mean``,
+    ``metric_iqm`` with a 95% bootstrap interval, ``mean_rank`` (the rank
+    among all methods on the same pair and seed, averaged over seeds), and the
+    verdict columns of :func:`verdicts`. The baseline's verdict is
+    ``baseline``; every other method is ``inconclusive`` when the table has no
+    baseline runs to pair with.
+
+    ``n_seeds`` counts the finished runs of a cell, ``n_paired`` those paired
+    with a finished baseline run of the same seed (the baseline's own:
+    ``n_seeds``), ``n_failed`` the runs stored as failed (from ``failed``). A
+    cell whose runs all failed still has a row, with ``n_seeds`` 0.
 
     Args:
         df: the tidy table.
         baseline: method label the verdicts compare against.
-        metric: ``auc`` or ``final``: what the ranks and tests judge.
-        alpha: family-wise error rate of the Holm-corrected tests.
+        metric: ``auc`` or ``final``: what the ranks, IQM and tests judge.
+        alpha: family-wise error rate of the Holm-corrected tests (and
+            ``1 - alpha`` the coverage of the effect's interval).
         budget: judge every run after this many evaluations (all by default).
         n_boot: bootstrap resamples of the IQM intervals.
+        margin: the equivalence margin, log10 regret units.
+        failed: the failed runs, one row each with ``pair, method, seed``
+            (:func:`~bo_transfer.analysis.regret.load_failed`).
     """
     col = _check_metric(metric)
     per_run = run_metrics(_with_measures(df, budget))
@@ -243,25 +316,36 @@ def summarize(
             "final_regret_median": g["final_regret"].median(),
             "auc_mean": g["auc"].mean(),
             "mean_rank": g["rank"].mean(),
+            "metric_mean": g[col].mean(),
             "final_log10_regret_mean": g["final_log10_regret"].mean(),
             "final_random_normalized_regret_median": g["final_random_normalized_regret"].median(),
             "auc_se": g["auc"].sem(ddof=1).fillna(0.0),
         }
     )
-    for name in ("final_regret", "auc"):
-        ci = _group_ci(per_run, name, keys, n_boot)
-        table[f"{name}_iqm"], table[f"{name}_iqm_lo"], table[f"{name}_iqm_hi"] = (
-            ci["iqm"],
-            ci["lo"],
-            ci["hi"],
-        )
+    ci = _group_ci(per_run, col, keys, n_boot)
+    table["metric_iqm"], table["metric_iqm_lo"], table["metric_iqm_hi"] = (
+        ci["iqm"],
+        ci["lo"],
+        ci["hi"],
+    )
+    n_failed = (
+        failed.groupby(keys).size()
+        if failed is not None and len(failed)
+        else pd.Series(dtype=int, index=pd.MultiIndex.from_tuples([], names=keys))
+    )
+    table = table.reindex(table.index.union(n_failed.index))
+    table["n_seeds"] = table["n_seeds"].fillna(0).astype(int)
+    table["n_failed"] = n_failed.reindex(table.index).fillna(0).astype(int)
     table = table.reset_index()
 
-    ver = verdicts_from_runs(per_run, baseline, metric, alpha)
-    table = table.merge(ver.drop(columns="n_paired"), on=keys, how="left")
+    ver = verdicts_from_runs(per_run, baseline, metric, alpha, margin)
+    table = table.merge(ver, on=keys, how="left")
     is_base = table[C.METHOD] == baseline
     table.loc[is_base, "verdict"] = "baseline"
-    table["verdict"] = table["verdict"].fillna("neutral")
+    table.loc[is_base, "n_paired"] = table.loc[is_base, "n_seeds"]
+    table["verdict"] = table["verdict"].fillna("inconclusive")
+    table["n_paired"] = table["n_paired"].fillna(0).astype(int)
+    table["metric"] = metric
     return table[C.REPORT_COLUMNS + EXTRA_COLUMNS]
 
 
@@ -282,28 +366,101 @@ def rank_curves(df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` with ``0 / 0 = 0`` (both at the optimum) and ``x / 0 = inf``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(num == 0, 0.0, num / den)
+
+
+def random_normalized_iqm(
+    per_run: pd.DataFrame,
+    method: str,
+    reference: str = "random",
+    n_boot: int = N_BOOT,
+    level: float = 0.95,
+) -> tuple[float, float, float, list[str]]:
+    """IQM of ``method``'s final regret over the median final regret of
+    ``reference`` on the same pair, pooled over pairs, with a stratified
+    percentile bootstrap interval that resamples both.
+
+    Each resample draws, within every pair, the method's runs and the
+    reference's runs with replacement and divides by the resampled reference's
+    median: the interval carries the noise of the denominator as well as the
+    numerator's (for the reference itself, one draw serves both). A resample
+    whose reference median is 0 gives 0 for a run at the optimum and ``inf``
+    otherwise, which can make the upper end infinite: honest about a
+    denominator that may vanish. Pairs where the reference's own median final
+    regret is 0 (it found the optimum on most seeds) cannot be normalized and
+    are dropped; they are returned so that a report can say so.
+
+    Args:
+        per_run: :func:`~bo_transfer.analysis.regret.run_metrics` rows
+            (``pair, method, seed, final_regret``); all runs share a budget.
+        method: the method to aggregate.
+        reference: the method that defines 1.
+        n_boot: bootstrap resamples.
+        level: coverage of the interval.
+
+    Returns:
+        ``(iqm, lo, hi, dropped_pairs)``; NaN values when no pair is left.
+    """
+    rng = np.random.default_rng(derive_seed("iqm-random-normalized", method, reference))
+    point, boot, dropped = [], [], []
+    ref_runs = per_run[per_run[C.METHOD] == reference]
+    for pair, g in per_run[per_run[C.METHOD] == method].groupby(C.PAIR, sort=True):
+        r = g["final_regret"].to_numpy(dtype=float)
+        q = ref_runs.loc[ref_runs[C.PAIR] == pair, "final_regret"].to_numpy(dtype=float)
+        r, q = r[np.isfinite(r)], q[np.isfinite(q)]
+        if len(r) == 0 or len(q) == 0:
+            continue
+        if np.median(q) == 0:
+            dropped.append(pair)
+            continue
+        point.append(r / np.median(q))
+        idx = rng.integers(0, len(r), size=(n_boot, len(r)))
+        ref_idx = idx if method == reference else rng.integers(0, len(q), size=(n_boot, len(q)))
+        boot.append(_ratio(r[idx], np.median(q[ref_idx], axis=1, keepdims=True)))
+    if not point:
+        return np.nan, np.nan, np.nan, dropped
+    stats_ = iqm(np.concatenate(boot, axis=1), axis=1)
+    # "nearest" keeps an infinite resample from turning an endpoint into NaN.
+    lo, hi = np.quantile(stats_, [(1 - level) / 2, (1 + level) / 2], method="nearest")
+    return float(iqm(np.concatenate(point))), float(lo), float(hi), dropped
+
+
 def method_aggregates(
-    df: pd.DataFrame, metric: str = "auc", n_boot: int = N_BOOT, budget: int | None = None
+    df: pd.DataFrame,
+    metric: str = "auc",
+    n_boot: int = N_BOOT,
+    budget: int | None = None,
+    reference: str = "random",
 ) -> pd.DataFrame:
     """One row per method across all pairs: IQM of the final random-normalized
-    regret (scale-free across pairs; the final normalized regret when the sweep
-    has no ``random`` runs) with a stratified bootstrap interval (pairs are the
-    strata, as rliable does across tasks), and the mean rank by ``metric``.
+    regret (scale-free across pairs; :func:`random_normalized_iqm`, whose
+    interval also resamples ``reference``'s runs) or, when the sweep has no
+    ``reference`` runs, of the final normalized regret with a stratified
+    bootstrap interval (pairs are the strata, as rliable does across tasks);
+    and the mean rank by ``metric``.
 
     Returns:
         Columns ``method, n_pairs, n_runs, measure, iqm, iqm_lo, iqm_hi,
-        mean_rank``, best IQM first.
+        n_pairs_dropped, mean_rank``, best IQM first; ``n_pairs_dropped``
+        counts the pairs left out of the IQM because the reference's median
+        final regret there is 0.
     """
     col = _check_metric(metric)
     per_run = run_metrics(_with_measures(df, budget))
     per_run["rank"] = per_run.groupby([C.PAIR, C.SEED])[col].rank(method="average")
-    measure = "final_random_normalized_regret"
-    if per_run[measure].notna().sum() == 0:
-        measure = "final_normalized_regret"
+    normalize = bool((per_run[C.METHOD] == reference).any())
+    measure = "final_random_normalized_regret" if normalize else "final_normalized_regret"
     rows = []
     for method, g in per_run.groupby(C.METHOD, sort=True):
-        strata = [s[measure].to_numpy() for _, s in g.groupby(C.PAIR)]
-        point, lo, hi = bootstrap_iqm_ci(strata, derive_seed("iqm-method", measure, method), n_boot)
+        if normalize:
+            point, lo, hi, dropped = random_normalized_iqm(per_run, method, reference, n_boot)
+        else:
+            strata = [s[measure].to_numpy() for _, s in g.groupby(C.PAIR)]
+            seed = derive_seed("iqm-method", measure, method)
+            (point, lo, hi), dropped = bootstrap_iqm_ci(strata, seed, n_boot), []
         rows.append(
             {
                 C.METHOD: method,
@@ -313,7 +470,17 @@ def method_aggregates(
                 "iqm": point,
                 "iqm_lo": lo,
                 "iqm_hi": hi,
+                "n_pairs_dropped": len(dropped),
                 "mean_rank": g["rank"].mean(),
             }
         )
     return pd.DataFrame(rows).sort_values(["iqm", C.METHOD], ignore_index=True)
+
+
+def zero_reference_pairs(df: pd.DataFrame, reference: str = "random") -> list[str]:
+    """The pairs where ``reference``'s median final regret is 0, which no
+    random-normalized measure can use (see :func:`random_normalized_iqm`)."""
+    per_run = run_metrics(df)
+    ref = per_run[per_run[C.METHOD] == reference]
+    median = ref.groupby(C.PAIR, sort=True)["final_regret"].median()
+    return list(median.index[median == 0])

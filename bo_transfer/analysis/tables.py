@@ -11,35 +11,63 @@ import pandas as pd
 from bo_transfer import columns as C
 
 #: Verdict markers of the LaTeX table (the caption explains them).
-TEX_MARK = {"positive": "$+$", "negative": "$-$", "neutral": r"$\circ$", "baseline": "base"}
+TEX_MARK = {
+    "positive": "$+$",
+    "negative": "$-$",
+    "equivalent": "$=$",
+    "inconclusive": "?",
+    "baseline": "base",
+}
+#: Column heading of the judged metric's mean, by ``metric``.
+METRIC_HEADINGS = {"auc": "AUC log10", "final": "final log10 regret"}
 
 
 def _fmt(v: float, digits: int = 3) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
-    return f"{v:.{digits}g}" if abs(v) < 1e4 else f"{v:.2e}"
+    return f"{v:.{digits}g}" if abs(v) < 1e4 or math.isinf(v) else f"{v:.2e}"
 
 
-def _ci(r: pd.Series, name: str) -> str:
-    return (
-        f"{_fmt(r[f'{name}_iqm'])} [{_fmt(r[f'{name}_iqm_lo'], 2)}, {_fmt(r[f'{name}_iqm_hi'], 2)}]"
-    )
+def _metric(table: pd.DataFrame) -> str:
+    return str(table["metric"].iloc[0]) if len(table) and "metric" in table else "auc"
 
 
-HEADER = [
-    "pair",
-    "method",
-    "seeds",
-    "final regret (mean ± se)",
-    "median",
-    "IQM [95% CI]",
-    "AUC log10",
-    "rank",
-    "effect",
-    "P(better)",
-    "p",
-    "verdict",
-]
+def header(table: pd.DataFrame) -> list[str]:
+    """The Markdown and HTML table's column headings."""
+    return [
+        "pair",
+        "method",
+        "seeds",
+        "final regret (mean ± se)",
+        "median",
+        METRIC_HEADINGS[_metric(table)],
+        "IQM [95% CI]",
+        "rank",
+        "effect [95% CI]",
+        "wins",
+        "p",
+        "verdict",
+    ]
+
+
+def _seeds(r: pd.Series) -> str:
+    """``n_seeds``, and when the cell lost seeds, how: ``9 (8 paired, 1 failed)``."""
+    notes = []
+    if r["verdict"] != "baseline" and r["n_paired"] < r["n_seeds"]:
+        notes.append(f"{int(r['n_paired'])} paired")
+    if r["n_failed"]:
+        notes.append(f"{int(r['n_failed'])} failed")
+    return f"{int(r['n_seeds'])}" + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _rank(v: float) -> str:
+    return "-" if math.isnan(v) else f"{v:.2f}"
+
+
+def _interval(point: float, lo: float, hi: float, fmt=_fmt) -> str:
+    if point is None or (isinstance(point, float) and math.isnan(point)):
+        return fmt(point)
+    return f"{fmt(point)} [{fmt(lo, 2)}, {fmt(hi, 2)}]"
 
 
 def _rows(table: pd.DataFrame) -> list[list[str]]:
@@ -47,14 +75,14 @@ def _rows(table: pd.DataFrame) -> list[list[str]]:
         [
             r[C.PAIR],
             r[C.METHOD],
-            str(int(r["n_seeds"])),
+            _seeds(r),
             f"{_fmt(r['final_regret_mean'])} ± {_fmt(r['final_regret_se'], 2)}",
             _fmt(r["final_regret_median"]),
-            _ci(r, "final_regret"),
-            _fmt(r["auc_mean"]),
-            f"{r['mean_rank']:.2f}",
-            _fmt(r["effect"], 2),
-            _fmt(r["p_improve"], 2),
+            _fmt(r["metric_mean"]),
+            _interval(r["metric_iqm"], r["metric_iqm_lo"], r["metric_iqm_hi"]),
+            _rank(r["mean_rank"]),
+            _interval(r["effect"], r["effect_lo"], r["effect_hi"]),
+            _fmt(r["win_rate"], 2),
             _fmt(r["p_value"], 2),
             r["verdict"],
         ]
@@ -64,13 +92,13 @@ def _rows(table: pd.DataFrame) -> list[list[str]]:
 
 def to_markdown(table: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table of the report."""
-    rows = _rows(table)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADER)]
+    rows, head = _rows(table), header(table)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
 
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
 
-    out = [line(HEADER), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(r) for r in rows]
     return "\n".join(out) + "\n"
 
@@ -99,6 +127,8 @@ def tex_escape(s: str) -> str:
 
 def _num(v: float, digits: int = 3) -> str:
     # A hyphen is not a minus sign in text mode.
+    if isinstance(v, float) and math.isinf(v):
+        return r"$\infty$" if v > 0 else r"$-\infty$"
     s = _fmt(v, digits)
     return "$-$" + s[1:] if s.startswith("-") and s != "-" else s
 
@@ -110,9 +140,10 @@ def to_latex(
     label: str = "tab:transfer",
     caption_tex: str = "",
 ) -> str:
-    """A booktabs LaTeX table: per pair, the best final regret (mean) and the
-    best AUC in bold; the verdict as a marker ($+$ positive, $-$ negative
-    transfer, $\\circ$ neutral, ``base`` the baseline).
+    """A booktabs LaTeX table: per pair, the lowest mean of the judged metric
+    in bold (the metric the IQM, rank, effect and verdict use); the verdict as
+    a marker ($+$ positive, $-$ negative transfer, $=$ equivalent, ? inconclusive,
+    ``base`` the baseline).
 
     Args:
         table: the report table of :func:`~bo_transfer.analysis.summarize`.
@@ -125,16 +156,16 @@ def to_latex(
             statistics).
     """
     citations = citations or {}
-    best_final = table.groupby(C.PAIR)["final_regret_mean"].transform("min")
-    best_auc = table.groupby(C.PAIR)["auc_mean"].transform("min")
+    best = table.groupby(C.PAIR)["metric_mean"].transform("min")
+    metric = tex_escape(METRIC_HEADINGS[_metric(table)])
     lines = [
         r"\begin{table}[t]",
         r"\centering",
         r"\small",
-        r"\begin{tabular}{llrrrrrrrc}",
+        r"\begin{tabular}{lllrrrrrrrc}",
         r"\toprule",
-        r"Pair & Method & Final regret & Median & IQM [95\% CI] & AUC & Rank & Effect "
-        r"& $P(\mathrm{better})$ & Verdict \\",
+        rf"Pair & Method & Seeds & Final regret & Median & {metric} & IQM [95\% CI] & Rank "
+        r"& Effect [95\% CI] & Wins & Verdict \\",
         r"\midrule",
     ]
     previous = None
@@ -144,22 +175,18 @@ def to_latex(
         pair = tex_escape(r[C.PAIR]) if r[C.PAIR] != previous else ""
         previous = r[C.PAIR]
         final = f"{_num(r['final_regret_mean'])} $\\pm$ {_num(r['final_regret_se'], 2)}"
-        auc = _num(r["auc_mean"])
-        if r["final_regret_mean"] == best_final.iloc[i]:
-            final = rf"\textbf{{{final}}}"
-        if r["auc_mean"] == best_auc.iloc[i]:
-            auc = rf"\textbf{{{auc}}}"
+        mean = _num(r["metric_mean"])
+        if r["metric_mean"] == best.iloc[i]:
+            mean = rf"\textbf{{{mean}}}"
         method = tex_escape(r[C.METHOD])
         if citations.get(r[C.METHOD]):
             method += "~" + citations[r[C.METHOD]]
-        ci = (
-            f"{_num(r['final_regret_iqm'])} [{_num(r['final_regret_iqm_lo'], 2)}, "
-            f"{_num(r['final_regret_iqm_hi'], 2)}]"
-        )
+        iqm = _interval(r["metric_iqm"], r["metric_iqm_lo"], r["metric_iqm_hi"], _num)
+        effect = _interval(r["effect"], r["effect_lo"], r["effect_hi"], _num)
         lines.append(
-            f"{pair} & {method} & {final} & {_num(r['final_regret_median'])} & {ci} & {auc} & "
-            f"{r['mean_rank']:.2f} & {_num(r['effect'], 2)} & {_num(r['p_improve'], 2)} & "
-            f"{TEX_MARK[r['verdict']]} \\\\"
+            f"{pair} & {method} & {tex_escape(_seeds(r))} & {final} & "
+            f"{_num(r['final_regret_median'])} & {mean} & {iqm} & {_rank(r['mean_rank'])} & "
+            f"{effect} & {_num(r['win_rate'], 2)} & {TEX_MARK[r['verdict']]} \\\\"
         )
     lines += [r"\bottomrule", r"\end{tabular}"]
     text = tex_escape(caption)
@@ -182,7 +209,7 @@ def to_csv(table: pd.DataFrame) -> str:
 def to_html(table: pd.DataFrame) -> str:
     """An HTML ``<table>`` of the report (the Markdown table's columns), each
     row classed by its verdict so a page can color negative transfer."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADER)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header(table))
     body = []
     for (_, r), cells in zip(table.iterrows(), _rows(table)):
         tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)

@@ -38,6 +38,21 @@ DUPLICATE_TOL = 1e-9
 EXACT_SOLVE_MAX = 5000
 
 
+def default_label(method: str, options: dict[str, Any]) -> str:
+    """The label a spec gives a method entry listed more than once without a
+    label: ``name[k=v,...]`` (the name alone when it has no options)."""
+    if not options:
+        return method
+    return f"{method}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
+
+
+def key_label(method: str, options: dict[str, Any], label: str) -> str:
+    """``label`` as the run key sees it: "" for a label the spec derives by
+    itself (the method's name or :func:`default_label`), which adds nothing the
+    method and options don't already say."""
+    return "" if label in ("", method, default_label(method, options)) else label
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """Everything that determines a run. Plain data: it crosses process boundaries."""
@@ -59,7 +74,19 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        """Hash of (pair, method + options, seed, budget, n_init, n_source, source options)."""
+        """Hash of (pair, method + options + label, seed, budget, n_init,
+        n_source, source options).
+
+        The label is in the key so that two spec entries never share stored
+        results: the same method and options under two labels are two sets of
+        runs over the same initial design and source data (both derive from
+        pair and seed) with different random streams (those derive from the
+        key), i.e. an A/A test. A label the spec derives by itself (the
+        method's name, or ``name[k=v,...]`` for a repeated method with
+        options; see :func:`default_label`) is left out, so entries without an
+        explicit label keep the keys they had before labels were keyed; runs
+        stored under an explicit label before then are run again.
+        """
         fields: list[Any] = [
             self.pair,
             self.method,
@@ -74,6 +101,8 @@ class RunSpec:
             fields += [self.source_design, self.source_noise]
         # How a run is executed (worker, seed block, device) is not part of it:
         # a seed block computes each run's own numbers (see sweep/block.py).
+        if key_label(self.method, self.options, self.label):
+            fields += ["label", self.label]
         payload = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

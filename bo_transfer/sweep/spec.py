@@ -45,7 +45,7 @@ from bo_transfer.problems.pair import (
 )
 from bo_transfer.registry import closest
 from bo_transfer.sweep.plan import DEVICES
-from bo_transfer.sweep.runner import RunSpec
+from bo_transfer.sweep.runner import RunSpec, default_label, key_label
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -309,9 +309,7 @@ def _expand_pair_table(table: dict, where: str) -> list[str]:
 def _auto_label(name: str, options: dict[str, Any], repeated: bool) -> str:
     """The method's name, or ``name[k=v,...]`` when the same method appears
     more than once with different options."""
-    if not repeated or not options:
-        return name
-    return f"{name}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
+    return default_label(name, options) if repeated else name
 
 
 def _methods(items: list, problems: list[str]) -> tuple[MethodEntry, ...]:
@@ -345,4 +343,15 @@ def _methods(items: list, problems: list[str]) -> tuple[MethodEntry, ...]:
     labels = [e.label for e in entries]
     for dup in sorted({lab for lab in labels if labels.count(lab) > 1}):
         problems.append(f"methods: label {dup!r} is used twice; give each entry a distinct label")
+    # Distinct labels can still share run keys when both are labels the spec
+    # derives by itself (e.g. "pm" and "pm[a=1]" for the same options).
+    seen: dict[str, str] = {}
+    for e in entries:
+        identity = json.dumps([e.name, e.options, key_label(e.name, e.options, e.label)])
+        if identity in seen and seen[identity] != e.label:
+            problems.append(
+                f"methods: {seen[identity]!r} and {e.label!r} are the same method and options "
+                f"and would share stored results; give one a label of its own"
+            )
+        seen.setdefault(identity, e.label)
     return tuple(entries)
