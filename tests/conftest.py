@@ -90,3 +90,28 @@ def installed_plugin_package(root: Path, module: str, source: str, group: str, e
         yield
     finally:
         subprocess.run([*pip, "uninstall", "-y", module], check=True, capture_output=True)
+
+
+def _slurm_session(accounting: bool):
+    from slurm_cluster import slurm_cluster, unavailable_reason
+
+    pytest.importorskip("submitit")
+    reason = unavailable_reason(accounting)
+    if reason:
+        pytest.skip(reason)
+    with slurm_cluster(accounting) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def slurm_plain():
+    """A real single-node Slurm without accounting (``sacct`` fails), started
+    for the session and stopped after it; skipped when Slurm is not installed.
+    See tests/slurm_cluster.py."""
+    yield from _slurm_session(accounting=False)
+
+
+@pytest.fixture(scope="session")
+def slurm_accounting():
+    """Like ``slurm_plain``, with ``slurmdbd`` and MariaDB, so ``sacct`` answers."""
+    yield from _slurm_session(accounting=True)
