@@ -138,6 +138,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"{s.key}  {s.pair}  {s.method_label}  seed={s.seed}")
         print(f"{len(runs)} runs")
         return EXIT_OK
+    if args.batch_seeds is not None and args.batch_seeds < 1:
+        raise UserError(f"--batch-seeds must be >= 1, got {args.batch_seeds}")
+    from bo_transfer.sweep.plan import check_device
+
+    check_device(args.device or sweep.device)
     executor = _executor(args, out)
     if not args.quiet:
         print(f"{sweep.name}: {len(runs)} runs on {executor.describe()} -> {out}", file=sys.stderr)
@@ -148,6 +153,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         append=args.append,
         progress=not args.quiet,
+        batch_seeds=args.batch_seeds,
+        device=args.device,
     )
     for line in summary.lines():
         print(line)
@@ -272,6 +279,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["slurm", "local", "debug"],
         default="slurm",
         help="submitit backend; 'local' runs the array tasks as local processes",
+    )
+    s.add_argument(
+        "--batch-seeds",
+        type=int,
+        metavar="S",
+        help="run up to S seeds of a batched method as one batched model (default: the "
+        "spec's batch_seeds, else 1); the numbers are the same",
+    )
+    s.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        help="where batched methods' steps run (default: the spec's device, else cpu)",
     )
     s.add_argument("--retry-failed", action="store_true", help="redo runs stored as failed")
     s.add_argument(

@@ -45,7 +45,7 @@ def test_prior_mean_is_the_standardized_source_posterior_mean():
     y = -data.Y.squeeze(-1)
     expected = (y - y.mean()) / y.std()
     with torch.no_grad():
-        got = method._mean(data.X)
+        got = method.prior_mean()(data.X.unsqueeze(0))[0]
     assert torch.allclose(got, expected, atol=0.05)
 
 
@@ -57,12 +57,12 @@ def test_prior_mean_source_hyperparameters_stay_frozen_while_the_target_fits():
     before = [k.lengthscale.clone() for k in kernels]
     probe = sobol(7, 1, seed=2)
     with torch.no_grad():
-        means_before = method._mean.source_means(probe)
+        means_before = method._posteriors.means(probe)
     X = sobol(5, 1, seed=1)
     method.propose(X, pair.target(X), seed=0)
     assert all(torch.equal(b, k.lengthscale) for b, k in zip(before, kernels))
     with torch.no_grad():
-        assert torch.equal(method._mean.source_means(probe), means_before)
+        assert torch.equal(method._posteriors.means(probe), means_before)
 
 
 def test_unknown_method_option_is_a_user_error():

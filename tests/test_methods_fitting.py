@@ -2,7 +2,7 @@
 
 import torch
 
-from bo_transfer.methods import base
+from bo_transfer.methods import base, gp, sources
 from bo_transfer.methods.base import make_method
 from bo_transfer.problems import get_pair
 from bo_transfer.problems.base import sobol
@@ -16,13 +16,13 @@ def test_target_fits_start_from_the_previous_hyperparameters(monkeypatch):
     y = pair.target(X)
     first = method.fit_gp(X[:7], y[:7])
     starts = []
-    original = base.fit_gpytorch_mll
+    original = gp.fit_gpytorch_mll
 
     def spy(mll, *args, **kwargs):
         starts.append(mll.model.covar_module.lengthscale.detach().clone())
         return original(mll, *args, **kwargs)
 
-    monkeypatch.setattr(base, "fit_gpytorch_mll", spy)
+    monkeypatch.setattr(gp, "fit_gpytorch_mll", spy)
     method.fit_gp(X, y)
     assert torch.equal(starts[0], first.covar_module.lengthscale.detach())
     fresh = make_method("cold-gp")
@@ -32,7 +32,7 @@ def test_target_fits_start_from_the_previous_hyperparameters(monkeypatch):
 
 
 def test_source_fits_are_shared_by_methods_that_see_the_same_data(monkeypatch):
-    base._SOURCE_FITS.clear()
+    sources._SOURCE_FITS.clear()
     pair = get_pair("gp:rho=0.9;0.5,dim=2")
     data = pair.source_data(0, n_source=16)
     fits = []

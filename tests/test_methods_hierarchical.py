@@ -120,9 +120,9 @@ def test_prediction_is_the_closed_form_hierarchy(method_name, pair_name):
     method, acq, sources, X, y, x_test = _run(method_name, pair_name)
     propagate = method_name == "shgp"
     stack = _reference(method, acq, sources, X, y, propagate)
-    with torch.no_grad():
-        mean, var = acq.mean_and_variance(x_test.unsqueeze(-2))
-    mean, var = mean.squeeze(-1).numpy(), var.squeeze(-1).numpy()
+    with torch.no_grad():  # a batch of one run: inputs `b x 1 x 1 x d`
+        mean, var = acq.mean_and_variance(x_test.unsqueeze(-2).unsqueeze(-2))
+    mean, var = mean.reshape(-1).numpy(), var.reshape(-1).numpy()
     x = x_test.numpy()
     np.testing.assert_allclose(mean, stack.mean(x), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(var, np.diag(stack.cov(x, x)), rtol=1e-5, atol=1e-8)
@@ -145,9 +145,9 @@ def test_mhgp_residuals_are_formed_on_raw_values():
     acq = method.acquisition(X, y)
     with torch.no_grad():
         stack = method.stack_mean(X.unsqueeze(-2)).squeeze(-1)
-        mean, _ = acq.mean_and_variance(X.unsqueeze(-2))
+        mean, _ = acq.mean_and_variance(X.unsqueeze(-2).unsqueeze(-2))
     assert torch.allclose(stack, -(y + 10.0), atol=0.05 * float(y.std()))
-    assert torch.allclose(mean.squeeze(-1), -y, atol=0.01 * float(y.std()))
+    assert torch.allclose(mean.reshape(-1), -y, atol=0.01 * float(y.std()))
 
 
 def test_list_methods_names_both_hierarchies_with_their_papers(capsys):

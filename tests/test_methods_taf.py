@@ -51,7 +51,7 @@ def test_taf_weights_are_the_ranking_kernel_of_each_source():
     source with a fifth of its pairs discordant has weight 0 (at the old 0.5 it
     had 0.63)."""
     method, X, y = _started()
-    weights = method.acquisition(X, y).weights.numpy()
+    weights = method.acquisition(X, y).weights[0].numpy()  # a batch of one run
     taus = []
     for model, w in zip(method._sources, weights):
         tau, expected = _reference_weight(_predicted_minimisation(model, X), y.numpy(), 0.1)
@@ -69,13 +69,13 @@ def test_taf_acquisition_is_weighted_ei_plus_predicted_improvements():
     y_min = standardize(y).min().item()
     x_test = sobol(6, X.shape[-1], 9)
     with torch.no_grad():
-        got = acqf(x_test.unsqueeze(-2)).numpy()
+        got = acqf(x_test.unsqueeze(-2).unsqueeze(-2)).reshape(-1).numpy()  # a batch of one
         post = acqf.target_ei.model.posterior(x_test)
-        mu = -post.mean.squeeze(-1).numpy()  # minimisation
-        sd = post.variance.squeeze(-1).sqrt().numpy()
+        mu = -post.mean.reshape(-1).numpy()  # minimisation
+        sd = post.variance.reshape(-1).sqrt().numpy()
     u = (y_min - mu) / sd
     ei = sd * (u * norm.cdf(u) + norm.pdf(u))
-    weights = acqf.weights.numpy()
+    weights = acqf.weights[0].numpy()
     assert (weights > 0).all()
     total = 0.75 * ei
     for model, w in zip(method._sources, weights):

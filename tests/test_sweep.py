@@ -150,17 +150,18 @@ def test_large_fits_use_exact_deterministic_solves(monkeypatch):
     import gpytorch
     import torch
 
+    from bo_transfer.methods import batch
     from bo_transfer.methods.baselines import ColdGP
     from bo_transfer.sweep.runner import EXACT_SOLVE_MAX
 
     seen = []
-    original = ColdGP.fit_gp
+    original = batch.fit_batch
 
-    def spy(self, X, y, mean_module=None):
+    def spy(*args, **kwargs):
         seen.append(gpytorch.settings.max_cholesky_size.value())
-        return original(self, X, y, mean_module)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(ColdGP, "fit_gp", spy)
+    monkeypatch.setattr(batch, "fit_batch", spy)
     run_one(RunSpec("forrester", "cold-gp", seed=0, budget=4, n_init=3, n_source=4))
     assert seen == [EXACT_SOLVE_MAX]
 
@@ -181,10 +182,10 @@ def _failing_fits(monkeypatch, failing_calls):
     for None) raise the error BoTorch raises when every attempt failed."""
     from botorch.exceptions.errors import ModelFittingError
 
-    import bo_transfer.methods.base as base
+    import bo_transfer.methods.gp as gp
 
     calls = {"n": 0}
-    original = base.fit_gpytorch_mll
+    original = gp.fit_gpytorch_mll
 
     def flaky(mll, *args, **kwargs):
         calls["n"] += 1
@@ -192,7 +193,7 @@ def _failing_fits(monkeypatch, failing_calls):
             raise ModelFittingError("injected: all attempts to fit the model have failed")
         return original(mll, *args, **kwargs)
 
-    monkeypatch.setattr(base, "fit_gpytorch_mll", flaky)
+    monkeypatch.setattr(gp, "fit_gpytorch_mll", flaky)
 
 
 def _cold_gp_run():

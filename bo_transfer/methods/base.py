@@ -1,67 +1,64 @@
-"""The method interface and the shared BoTorch helpers methods are built from.
+"""The method interface: what a BO method implements, and its per-run state.
 
 A method proposes the next target point from the target data so far, the
 source datasets and a seed. All problems are minimised on the unit cube; the
-helpers here negate for BoTorch (which maximises) so a method never has to.
+helpers (:mod:`bo_transfer.methods.gp`, :mod:`bo_transfer.methods.batch`)
+negate for BoTorch (which maximises) so a method never has to.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import time
 from abc import ABC, abstractmethod
-from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import gpytorch
 import torch
-from botorch.acquisition import (
-    AcquisitionFunction,
-    ExpectedImprovement,
-    LogExpectedImprovement,
-)
-from botorch.exceptions.errors import CandidateGenerationError, ModelFittingError
-from botorch.fit import fit_gpytorch_mll
+from botorch.acquisition import AcquisitionFunction
 from botorch.models import SingleTaskGP
 from botorch.optim import optimize_acqf
 from botorch.utils.datasets import SupervisedDataset
 from gpytorch.kernels import Kernel
 from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from linear_operator.utils.errors import NanError, NotPSDError
-from scipy import stats
 from torch import Tensor
 
-from bo_transfer.errors import UserError
-from bo_transfer.problems.base import DTYPE, sobol
-from bo_transfer.registry import Registry
-
-#: Acquisition optimisation settings, the same as a hand-written BoTorch loop.
-NUM_RESTARTS = 10
-RAW_SAMPLES = 512
-
-#: Numerical failures of model fitting or acquisition optimisation. ``fit_gp``
-#: retries them with more jitter, then keeps the previous hyperparameters; the
-#: runner turns one that still escapes ``propose`` into a Sobol proposal.
-NUMERICAL_FAILURES = (
-    ModelFittingError,
-    CandidateGenerationError,
-    NotPSDError,
-    NanError,
-    torch.linalg.LinAlgError,
+from bo_transfer.methods.gp import (
+    ACQUISITIONS,
+    NUM_RESTARTS,
+    NUMERICAL_FAILURES,
+    RAW_SAMPLES,
+    RETRY_JITTER,
+    fit_with_retries,
+    load_parameters,
+    parameters_of,
+    source_arrays,
+    spearman,
+    standardize,
+    unit_cube,
 )
+from bo_transfer.methods.registry import METHODS, make_method, method_options, register_method
+from bo_transfer.problems.base import sobol
 
-#: Cholesky jitter of the retry after a failed fit (GPyTorch's float64 default
-#: is 1e-8).
-RETRY_JITTER = 1e-4
-
-#: Fitted source-GP hyperparameters by source data (content hash), per process:
-#: methods and runs that see the same source data (same pair, seed and source
-#: options) fit it once. Bounded, least recently used first out.
-_SOURCE_FITS: OrderedDict[str, dict[str, Tensor]] = OrderedDict()
-_SOURCE_FITS_MAX = 256
+__all__ = [
+    "ACQUISITIONS",
+    "METHODS",
+    "NUMERICAL_FAILURES",
+    "NUM_RESTARTS",
+    "RAW_SAMPLES",
+    "RETRY_JITTER",
+    "BatchedMethod",
+    "Method",
+    "has_batched_step",
+    "make_method",
+    "method_options",
+    "register_method",
+    "source_arrays",
+    "spearman",
+    "standardize",
+    "unit_cube",
+]
 
 
 class Method(ABC):
@@ -75,6 +72,9 @@ class Method(ABC):
     them so each stored run names its settings. Per-iteration diagnostics go
     through :meth:`record`. The helpers (:meth:`fit_gp`, :meth:`fit_sources`,
     :meth:`maximize`, :meth:`gp_step`) keep a typical method to a few lines.
+
+    A method whose step can run for several seeds at once subclasses
+    :class:`BatchedMethod` instead.
     """
 
     name: ClassVar[str] = ""
@@ -83,17 +83,13 @@ class Method(ABC):
     #: BibTeX keys in ``bo_transfer/references.bib`` (comma-separated); see
     #: :mod:`bo_transfer.analysis.citations`.
     bib_key: ClassVar[str] = ""
-    #: True for a method whose ``propose`` is exactly
-    #: ``self.gp_step(X, y, seed, acquisition=self.acquisition)``: a sweep's
-    #: ``batch_seeds`` may then run several seeds of it as one batched GP
-    #: (:mod:`bo_transfer.methods.seed_batch`).
-    supports_seed_batching: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.timings = {"fit_s": 0.0, "acq_s": 0.0}
         self.trace: dict[str, list[Any]] = {}
         # Survived fitting failures: "jitter_retries", "kept_previous".
         self.fit_faults: Counter = Counter()
+        # Fitted hyperparameters by slot, the next fit's start (see fit_gp).
         self._previous: dict[str, dict[str, Tensor]] = {}
         self.sources: list[SupervisedDataset] = []
         self.dim = 0
@@ -177,50 +173,26 @@ class Method(ABC):
         t0 = time.perf_counter()
         previous = self._previous.get(slot) if slot else None
         if previous:
-            _load_parameters(model, previous)
-        mll = ExactMarginalLogLikelihood(model.likelihood, model)
-        kwargs = {"optimizer_kwargs": {"options": optimizer_options}} if optimizer_options else {}
-        try:
-            fit_gpytorch_mll(mll, **kwargs)
-        except NUMERICAL_FAILURES:
-            self.fit_faults["jitter_retries"] += 1
-            try:
-                with gpytorch.settings.cholesky_jitter(
-                    float_value=RETRY_JITTER, double_value=RETRY_JITTER
-                ):
-                    fit_gpytorch_mll(mll, **kwargs)
-            except NUMERICAL_FAILURES:
-                if not previous:
-                    raise
-                self.fit_faults["kept_previous"] += 1
-                _load_parameters(model, previous)
-                model.eval()
+            load_parameters(model, previous)
+        fit_with_retries(
+            ExactMarginalLogLikelihood(model.likelihood, model),
+            self.fit_faults,
+            (lambda: load_parameters(model, previous)) if previous else None,
+            optimizer_options,
+        )
         if slot:
-            self._previous[slot] = _parameters(model)
+            self._previous[slot] = parameters_of(model)
         self.timings["fit_s"] += time.perf_counter() - t0
         return model
 
     def fit_sources(self) -> list[SingleTaskGP]:
         """One GP per source on standardized source values (so every source
         model predicts in the same units, `-y` standardized), fitted once per
-        distinct source data in a process and reused by every method and run
-        that sees the same data."""
-        models = []
-        for X, y in source_arrays(self.sources):
-            key = hashlib.sha1(X.numpy().tobytes() + y.numpy().tobytes()).hexdigest()
-            cached = _SOURCE_FITS.get(key)
-            if cached is None:
-                model = self.fit_gp(X, standardize(y), slot=None)
-                _SOURCE_FITS[key] = _parameters(model)
-                while len(_SOURCE_FITS) > _SOURCE_FITS_MAX:
-                    _SOURCE_FITS.popitem(last=False)
-            else:
-                _SOURCE_FITS.move_to_end(key)
-                model = SingleTaskGP(X, -standardize(y).unsqueeze(-1))
-                _load_parameters(model, cached)
-                model.eval()
-            models.append(model)
-        return models
+        distinct source data in a process
+        (:func:`~bo_transfer.methods.sources.fit_source_models`)."""
+        from bo_transfer.methods.sources import fit_source_models
+
+        return fit_source_models(self)
 
     def maximize(
         self, acqf: AcquisitionFunction, seed: int, bounds: Tensor | None = None
@@ -270,86 +242,54 @@ class Method(ABC):
         return self.gp_step(X, y, seed, mean_module)
 
 
-#: Analytic single-point acquisitions a GP step can use, by option value.
-ACQUISITIONS: dict[str, type[AcquisitionFunction]] = {
-    "logei": LogExpectedImprovement,
-    "ei": ExpectedImprovement,
-}
+class BatchedMethod(Method):
+    """A method whose step is written for S runs at once (S seeds of one
+    method and options, in lock-step): implement :meth:`propose_batch`;
+    :meth:`propose` is the same step for a batch of one, so a run computes the
+    same numbers alone or in a seed block.
+
+    A subclass that overrides :meth:`propose` alone is not batched (see
+    :func:`has_batched_step`): its own ``propose`` is never bypassed.
+    """
+
+    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
+        return type(self).propose_batch([self], X.unsqueeze(0), y.unsqueeze(0), [seed])
+
+    @classmethod
+    @abstractmethod
+    def propose_batch(
+        cls, methods: Sequence[Method], X: Tensor, y: Tensor, seeds: Sequence[int]
+    ) -> Tensor:
+        """The next point of each of S runs, a `S x dim` tensor.
+
+        Build it from the batched toolkit (:mod:`bo_transfer.methods.batch`):
+        element ``s`` of every model and acquisition is run ``s``'s and
+        depends on nothing of the others'.
+
+        Args:
+            methods: the S runs' instances (same class and options, each
+                started with its run's sources and seed).
+            X: `S x n x dim` target inputs of each run.
+            y: `S x n` target values (minimised; non-finite values imputed).
+            seeds: each run's seed for this iteration.
+
+        Raises:
+            One of :data:`NUMERICAL_FAILURES`, or
+            :class:`~bo_transfer.methods.batch.BatchFallback`: the runs then
+            take their own steps (batches of one).
+        """
 
 
-METHODS: Registry[type[Method]] = Registry("method", group="bo_transfer.methods")
+def has_batched_step(cls: type[Method]) -> bool:
+    """Whether ``cls`` has a batched step that computes its ``propose``: its
+    ``propose_batch`` is defined in the class that defines ``propose`` or in a
+    subclass of it. A subclass that overrides ``propose`` alone, or a plain
+    :class:`Method`, has none."""
 
+    def owner(attribute: str) -> type | None:
+        return next((k for k in cls.__mro__ if attribute in vars(k)), None)
 
-def register_method(
-    name: str, summary: str = "", citation: str = "", bib_key: str = ""
-) -> Callable:
-    """Class decorator registering a :class:`Method` subclass under ``name``."""
-
-    def decorator(cls: type[Method]) -> type[Method]:
-        cls.name = name
-        cls.summary = summary or (inspect.getdoc(cls) or "").split("\n")[0]
-        cls.citation = citation
-        cls.bib_key = bib_key
-        METHODS.add(name, cls)
-        return cls
-
-    return decorator
-
-
-def method_options(cls: type[Method]) -> list[str]:
-    """Names of the options a method accepts."""
-    params = inspect.signature(cls.__init__).parameters
-    return [p for p in params if p != "self"]
-
-
-def make_method(name: str, options: dict[str, Any] | None = None) -> Method:
-    """Instantiate a registered method; bad options raise a one-line UserError."""
-    cls = METHODS.get(name)
-    options = dict(options or {})
-    valid = method_options(cls)
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise UserError(
-            f"method {name!r} has no option {unknown[0]!r}; "
-            f"valid: {', '.join(valid) if valid else 'none'}"
-        )
-    try:
-        return cls(**options)
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"method {name!r}: {exc}") from None
-
-
-def _parameters(model: torch.nn.Module) -> dict[str, Tensor]:
-    return {name: p.detach().clone() for name, p in model.named_parameters()}
-
-
-def _load_parameters(model: torch.nn.Module, values: dict[str, Tensor]) -> None:
-    """Copy ``values`` into the parameters of ``model`` that match by name and shape."""
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            v = values.get(name)
-            if v is not None and v.shape == p.shape:
-                p.copy_(v)
-
-
-def standardize(y: Tensor) -> Tensor:
-    """Zero mean, unit standard deviation (a constant vector maps to zeros)."""
-    std = y.std() if len(y) > 1 else torch.ones((), dtype=y.dtype)
-    return (y - y.mean()) / (std if std > 0 else 1.0)
-
-
-def unit_cube(dim: int) -> Tensor:
-    """The `2 x dim` bounds of the unit cube."""
-    return torch.stack([torch.zeros(dim, dtype=DTYPE), torch.ones(dim, dtype=DTYPE)])
-
-
-def spearman(a: Tensor, b: Tensor) -> float:
-    """Spearman rank correlation of two `n` tensors (0 when either is constant)."""
-    if len(a) < 2 or a.min() == a.max() or b.min() == b.max():
-        return 0.0
-    return float(stats.spearmanr(a.detach().numpy(), b.detach().numpy()).statistic)
-
-
-def source_arrays(sources: list[SupervisedDataset]) -> list[tuple[Tensor, Tensor]]:
-    """``(X, y)`` per source, ``y`` as a `n` tensor."""
-    return [(d.X.to(DTYPE), d.Y.to(DTYPE).squeeze(-1)) for d in sources]
+    batch_owner = owner("propose_batch")
+    if batch_owner is None or getattr(cls.propose_batch, "__isabstractmethod__", False):
+        return False
+    return issubclass(batch_owner, owner("propose"))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import Tensor
 
-from bo_transfer.methods.base import ACQUISITIONS, Method, register_method
+from bo_transfer.methods.base import ACQUISITIONS, BatchedMethod, Method, register_method
+from bo_transfer.methods.batch import gp_step_batch
 from bo_transfer.problems.base import sobol
 
 
@@ -32,12 +35,10 @@ class RandomSearch(Method):
     "Bayesian Optimization. NeurIPS 2023",
     bib_key="ament2023unexpected",
 )
-class ColdGP(Method):
+class ColdGP(BatchedMethod):
     """Standard GP-based BO; the cold-start baseline. ``acquisition`` is
     ``"logei"`` (default, log expected improvement) or ``"ei"`` (plain expected
     improvement, whose flat regions LogEI was designed to fix)."""
-
-    supports_seed_batching = True
 
     def __init__(self, acquisition: str = "logei") -> None:
         super().__init__()
@@ -50,5 +51,8 @@ class ColdGP(Method):
     def config(self) -> dict:
         return {"acquisition": self.acquisition}
 
-    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
-        return self.gp_step(X, y, seed, acquisition=self.acquisition)
+    @classmethod
+    def propose_batch(
+        cls, methods: Sequence[ColdGP], X: Tensor, y: Tensor, seeds: Sequence[int]
+    ) -> Tensor:
+        return gp_step_batch(methods, X, y, seeds, acquisition=methods[0].acquisition)

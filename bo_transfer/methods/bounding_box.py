@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
-from bo_transfer.methods.base import Method, register_method, source_arrays, unit_cube
+from bo_transfer.methods.base import BatchedMethod, register_method, source_arrays, unit_cube
+from bo_transfer.methods.batch import gp_step_batch
 from bo_transfer.problems.base import sobol
 
 
@@ -16,13 +19,15 @@ from bo_transfer.problems.base import sobol
     "Bayesian Optimization: Another View of Hyperparameter Transfer Learning. NeurIPS 2019",
     bib_key="perrone2019learning",
 )
-class BoundingBox(Method):
+class BoundingBox(BatchedMethod):
     """The search space is the smallest box containing the ``n_best`` best
     observed points of every source (Perrone et al. use each previous task's
     best point, ``n_best = 1``). A side narrower than ``min_width`` (one source,
     or sources agreeing) is widened to ``min_width`` around its centre and
     shifted back inside the cube. The initial design is the run's Sobol design
-    mapped into the box, and every proposal is GP-LogEI maximised inside it."""
+    mapped into the box, and every proposal is GP-LogEI maximised inside it
+    (searched in the box's own coordinates, see
+    :func:`~bo_transfer.methods.batch.maximize_batch`)."""
 
     def __init__(self, n_best: int = 1, min_width: float = 0.2) -> None:
         super().__init__()
@@ -53,5 +58,9 @@ class BoundingBox(Method):
         lo, hi = self.box
         return lo + (hi - lo) * sobol(n, self.dim, self.seed)
 
-    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
-        return self.gp_step(X, y, seed, bounds=self.box)
+    @classmethod
+    def propose_batch(
+        cls, methods: Sequence[BoundingBox], X: Tensor, y: Tensor, seeds: Sequence[int]
+    ) -> Tensor:
+        boxes = torch.stack([m.box for m in methods])  # S x 2 x d
+        return gp_step_batch(methods, X, y, seeds, bounds=boxes)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from bo_transfer.methods.base import Method, register_method, spearman
+from bo_transfer.methods.base import BatchedMethod, register_method, spearman
+from bo_transfer.methods.batch import gp_step_batch
 from bo_transfer.methods.prior_mean import SourceMean
 from bo_transfer.methods.sources import SourcePosteriors
 from bo_transfer.problems.base import DTYPE
@@ -21,7 +23,7 @@ from bo_transfer.problems.base import DTYPE
     "and the rank-based source checks of Feurer et al. 2018 (RGPE)",
     bib_key="golovin2017google,feurer2018scalable",
 )
-class Guarded(Method):
+class Guarded(BatchedMethod):
     """``prior-mean`` with an online check of every source on the target data.
 
     Rule, applied before each proposal. Let ``n`` be the number of target
@@ -51,36 +53,54 @@ class Guarded(Method):
         if min_points < 3:
             raise ValueError(f"min_points must be at least 3, got {min_points}")
         self.z, self.min_points = float(z), int(min_points)
-        self._fitted: list = []
-        self._posteriors: SourcePosteriors | None = None
+        self._posteriors = SourcePosteriors([])
 
     def config(self) -> dict:
         return {"z": self.z, "min_points": self.min_points}
 
     def start(self, sources, dim: int, seed: int) -> None:
         super().start(sources, dim, seed)
-        self._fitted = self.fit_sources()
-        self._posteriors = SourcePosteriors(self._fitted)
+        self._posteriors = SourcePosteriors(self.fit_sources())
 
     def source_signs(self, X: Tensor, y: Tensor) -> tuple[Tensor, list[float]]:
         """Per source ``+1`` (keep), ``-1`` (flip) or ``0`` (drop), and the rank
         correlations they come from, for target data ``X`` (`n x d`), ``y`` (`n`)."""
         with torch.no_grad():
-            means = self._posteriors.means(X)  # n x K, larger is better
-        rhos = [spearman(means[:, k], -y) for k in range(means.shape[-1])]
+            means = self._posteriors.means(X.cpu())  # n x K, larger is better
+        rhos = [spearman(means[:, k], -y.cpu()) for k in range(means.shape[-1])]
         if len(y) < self.min_points:
             return torch.ones(len(rhos), dtype=DTYPE), rhos
         c = self.z / math.sqrt(len(y) - 1)
         signs = [1.0 if r >= c else -1.0 if r <= -c else 0.0 for r in rhos]
         return torch.tensor(signs, dtype=DTYPE), rhos
 
-    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
-        signs, rhos = self.source_signs(X, y)
-        self.record("spearman", rhos)
-        used = signs != 0
-        if not used.any():
-            self.record("decision", "cold")
-            return self.log_ei_step(X, y, seed)
-        self.record("decision", "flip" if (signs < 0).any() else "warm")
-        mean = SourceMean(self._fitted, weights=signs / used.sum(), posteriors=self._posteriors)
-        return self.log_ei_step(X, y, seed, mean_module=mean)
+    @classmethod
+    def propose_batch(
+        cls, methods: Sequence[Guarded], X: Tensor, y: Tensor, seeds: Sequence[int]
+    ) -> Tensor:
+        """Each run's decision from its own data; the runs that abstain take one
+        batched cold-gp step, the others one batched prior-mean step with their
+        own signed weights."""
+        signs = []
+        for method, X_s, y_s in zip(methods, X, y):
+            sign, rhos = method.source_signs(X_s, y_s)
+            method.record("spearman", rhos)
+            used = sign != 0
+            method.record(
+                "decision", "cold" if not used.any() else "flip" if (sign < 0).any() else "warm"
+            )
+            signs.append(sign / used.sum() if used.any() else None)
+        x = torch.empty(len(methods), X.shape[-1], dtype=X.dtype)
+        cold = [s for s, sign in enumerate(signs) if sign is None]
+        warm = [s for s, sign in enumerate(signs) if sign is not None]
+        if cold:
+            x[cold] = gp_step_batch(
+                [methods[s] for s in cold], X[cold], y[cold], [seeds[s] for s in cold]
+            )
+        if warm:
+            weights = torch.stack([signs[s] for s in warm]).to(X)
+            mean = SourceMean([methods[s]._posteriors.on(X.device) for s in warm], weights)
+            x[warm] = gp_step_batch(
+                [methods[s] for s in warm], X[warm], y[warm], [seeds[s] for s in warm], mean
+            )
+        return x

@@ -21,7 +21,8 @@ Tighineanu et al.'s reference code (transfergpbo).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -34,7 +35,8 @@ from gpytorch.kernels import Kernel, ScaleKernel
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
-from bo_transfer.methods.base import Method, register_method, source_arrays
+from bo_transfer.methods.base import BatchedMethod, register_method, source_arrays
+from bo_transfer.methods.batch import fit_batch, gp_batch, maximize_batch, per_seed
 from bo_transfer.methods.sources import SourcePosteriors
 
 #: The smallest predictive variance LogEI works with (BoTorch's ``LogExpectedImprovement``).
@@ -43,12 +45,14 @@ MIN_VARIANCE = 1e-12
 
 class StackLogEI(AcquisitionFunction):
     """LogEI of the prediction ``offset(x) + GP posterior at x``: mean
-    ``offset(x) + mu(x)``, variance ``var(x)`` of the GP.
+    ``offset(x) + mu(x)``, variance ``var(x)`` of the GP; for a batch of S
+    runs (inputs `b x S x 1 x d`, values `b x S`).
 
     Args:
-        model: the top GP, fitted to the residuals of the levels below.
-        offset: the levels' posterior mean, `... x q x d` to `... x q`.
-        best_f: the incumbent, in the prediction's units.
+        model: the top GPs (batch shape ``S``), fitted to the residuals of the
+            levels below.
+        offset: the levels' posterior means, `... x S x q x d` to `... x S x q`.
+        best_f: `S` incumbents, in the prediction's units.
     """
 
     def __init__(self, model: SingleTaskGP, offset: Callable[[Tensor], Tensor], best_f: Tensor):
@@ -78,7 +82,7 @@ class StackLogEI(AcquisitionFunction):
     "Optimization. AISTATS 2022 (MHGP)",
     bib_key="golovin2017google,tighineanu2022transfer",
 )
-class MHGP(Method):
+class MHGP(BatchedMethod):
     """Level 1 is a GP on the first source's values; level ``l`` a GP on source
     ``l``'s residuals from the sum of the posterior means of levels ``1..l-1``;
     the target GP, refitted every iteration, models the target's residuals from
@@ -112,15 +116,26 @@ class MHGP(Method):
             self.levels.append(self.fit_gp(X_s, y_s + below, slot=None))
         self._stack = SourcePosteriors(self.levels)
 
-    def acquisition(self, X: Tensor, y: Tensor) -> StackLogEI:
-        """The fitted target level's LogEI for target data ``X`` (`n x d`), ``y`` (`n`)."""
+    @classmethod
+    def acquisition_batch(cls, methods: Sequence[MHGP], X: Tensor, y: Tensor) -> StackLogEI:
+        """The fitted target levels' LogEI of S runs (target data ``X``, `S x n x d`,
+        ``y``, `S x n`); inputs `b x S x 1 x d`."""
+        stacks = [m._stack.on(X.device) for m in methods]
+        means = [lambda x, stack=stack: stack.means(x).sum(-1) for stack in stacks]
         with torch.no_grad():
-            below = self.stack_mean(X)
-        target = self.fit_gp(X, y + below)
-        return StackLogEI(target, self.stack_mean, best_f=(-y).max())
+            below = per_seed(means, X)
+        target = gp_batch(methods, X, y + below)
+        return StackLogEI(target, lambda x: per_seed(means, x), best_f=(-y).max(-1).values)
 
-    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
-        return self.maximize(self.acquisition(X, y), seed)
+    def acquisition(self, X: Tensor, y: Tensor) -> StackLogEI:
+        """This run's LogEI for ``X`` (`n x d`), ``y`` (`n`): a batch of one."""
+        return self.acquisition_batch([self], X.unsqueeze(0), y.unsqueeze(0))
+
+    @classmethod
+    def propose_batch(
+        cls, methods: Sequence[MHGP], X: Tensor, y: Tensor, seeds: Sequence[int]
+    ) -> Tensor:
+        return maximize_batch(methods, cls.acquisition_batch(methods, X, y), seeds)
 
 
 @dataclass(frozen=True)
@@ -196,6 +211,20 @@ class SourceHierarchy:
         self._top_mean = sum(lvl.mean for lvl in levels)
         self._top_variance = sum(lvl.outputscale for lvl in levels)
 
+    def on(self, device: torch.device) -> SourceHierarchy:
+        """This hierarchy with every tensor on ``device`` (``self`` on the CPU)."""
+        if torch.device(device).type == "cpu":
+            return self
+        moved = copy.copy(self)
+        moved.__dict__ = {
+            k: v.to(device) if isinstance(v, Tensor) else v for k, v in self.__dict__.items()
+        }
+        moved.levels = [
+            Level(**{f: getattr(lvl, f).to(device) for f in Level.__dataclass_fields__})
+            for lvl in self.levels
+        ]
+        return moved
+
     def _cross(self, x: Tensor) -> Tensor:
         """``cov(f_L(x), level data)``: `... x n x N`."""
         return sum(lvl.kernel(x, self._X) * s for lvl, s in zip(self.levels, self._sees))
@@ -226,17 +255,32 @@ class SourceHierarchy:
 class InheritedCovariance(Kernel):
     """The posterior covariance of the levels below, as a fixed kernel in a
     level's standardized units (divided by ``scale^2``, the square of the
-    standard deviation its residuals were standardized by). No parameters."""
+    standard deviation its residuals were standardized by); one per run of a
+    batch of S runs (inputs `... x S x n x d`). No parameters.
 
-    def __init__(self, hierarchy: SourceHierarchy, scale: Tensor) -> None:
+    Args:
+        hierarchies: each run's levels below.
+        scales: `S` standard deviations.
+    """
+
+    def __init__(self, hierarchies: list[SourceHierarchy], scales: Tensor) -> None:
         super().__init__()
-        self.hierarchy = hierarchy
-        self.register_buffer("inv_scale2", scale.detach() ** -2)
+        self.hierarchies = hierarchies
+        self.register_buffer("inv_scale2", scales.detach().reshape(-1) ** -2)
 
     def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, **params) -> Tensor:
         if diag:
-            return self.hierarchy.variance(x1) * self.inv_scale2
-        return self.hierarchy.covariance(x1, x2) * self.inv_scale2
+            var = per_seed([h.variance for h in self.hierarchies], x1)
+            return var * self.inv_scale2.unsqueeze(-1)
+        # x2 rides along with x1, so per_seed hands each run its own pair.
+        batch = torch.broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
+        n1 = x1.shape[-2]
+        both = torch.cat([x1.expand(*batch, *x1.shape[-2:]), x2.expand(*batch, *x2.shape[-2:])], -2)
+        cov = per_seed(
+            [lambda x, h=h: h.covariance(x[..., :n1, :], x[..., n1:, :]) for h in self.hierarchies],
+            both,
+        )
+        return cov * self.inv_scale2.unsqueeze(-1).unsqueeze(-1)
 
 
 @register_method(
@@ -248,7 +292,7 @@ class InheritedCovariance(Kernel):
     "with Gaussian Processes for Bayesian Optimization. AISTATS 2022 (SHGP)",
     bib_key="tighineanu2022transfer",
 )
-class SHGP(Method):
+class SHGP(BatchedMethod):
     """As ``mhgp``, level ``l`` (a source, or the target last) is a GP on the
     residual of its raw values from the posterior mean ``m_{l-1}`` of the
     levels below; its prior covariance is ``k_l(x, x') + C_{l-1}(x, x')``,
@@ -272,33 +316,50 @@ class SHGP(Method):
     def fit_level(
         self, X: Tensor, values: Tensor, below: SourceHierarchy, slot: str | None
     ) -> SingleTaskGP:
-        """The GP of one level on ``values`` (`n`, larger is better) at ``X``,
-        fitted to their residual from ``below``'s posterior mean, with
+        """The GP of one source level on ``values`` (`n`, larger is better) at
+        ``X``, fitted to their residual from ``below``'s posterior mean, with
         ``below``'s posterior covariance added to its kernel."""
+        return self.fit_levels([self], X.unsqueeze(0), values.unsqueeze(0), [below], slot)
+
+    @staticmethod
+    def fit_levels(
+        methods: Sequence[SHGP],
+        X: Tensor,
+        values: Tensor,
+        below: list[SourceHierarchy],
+        slot: str | None,
+    ) -> SingleTaskGP:
+        """One level of S runs as a batch-``S`` GP: run ``s``'s level on
+        ``values[s]`` (`S x n`) at ``X[s]`` (`S x n x d`) over ``below[s]``."""
         with torch.no_grad():
-            residual = values - below.mean(X)
-        own = ScaleKernel(get_covar_module_with_dim_scaled_prior(ard_num_dims=X.shape[-1]))
+            residual = values - per_seed([h.mean for h in below], X)
+        own = ScaleKernel(
+            get_covar_module_with_dim_scaled_prior(
+                ard_num_dims=X.shape[-1], batch_shape=torch.Size([len(methods)])
+            ),
+            batch_shape=torch.Size([len(methods)]),
+        )
         model = SingleTaskGP(X, residual.unsqueeze(-1), covar_module=own)
-        if below.levels:
-            scale = model.outcome_transform.stdvs.squeeze()
-            model.covar_module = own + InheritedCovariance(below, scale)
-        return self.fit_model(model, slot)
+        if below[0].levels:
+            scales = model.outcome_transform.stdvs.reshape(-1)
+            model.covar_module = own + InheritedCovariance(below, scales)
+        return fit_batch(methods, model, slot)
 
     @staticmethod
     def level(model: SingleTaskGP, values: Tensor) -> Level:
-        """A fitted level GP's hyperparameters in raw units."""
+        """A fitted level GP's hyperparameters in raw units (a batch of one)."""
         tf = model.outcome_transform
         shift, scale = tf.means.squeeze(), tf.stdvs.squeeze()
         own = model.covar_module  # a ScaleKernel, or its sum with the inherited covariance
         if not isinstance(own, ScaleKernel):
             own = own.kernels[0]
         return Level(
-            X=model.train_inputs[0],
+            X=model.train_inputs[0].squeeze(0),
             values=values,
             lengthscale=own.base_kernel.lengthscale.detach().reshape(-1),
-            outputscale=scale**2 * own.outputscale.detach(),
+            outputscale=scale**2 * own.outputscale.detach().squeeze(),
             noise=scale**2 * model.likelihood.noise.detach().squeeze(),
-            mean=shift + scale * model.mean_module.constant.detach(),
+            mean=shift + scale * model.mean_module.constant.detach().squeeze(),
         )
 
     def start(self, sources, dim: int, seed: int) -> None:
@@ -309,10 +370,21 @@ class SHGP(Method):
             fitted.append(self.level(self.levels[-1], -y_s))
         self._hierarchy = SourceHierarchy(fitted)
 
-    def acquisition(self, X: Tensor, y: Tensor) -> StackLogEI:
-        """The fitted target level's LogEI for target data ``X`` (`n x d`), ``y`` (`n`)."""
-        target = self.fit_level(X, -y, self._hierarchy, slot="target")
-        return StackLogEI(target, self._hierarchy.mean, best_f=(-y).max())
+    @classmethod
+    def acquisition_batch(cls, methods: Sequence[SHGP], X: Tensor, y: Tensor) -> StackLogEI:
+        """The fitted target levels' LogEI of S runs (target data ``X``, `S x n x d`,
+        ``y``, `S x n`); inputs `b x S x 1 x d`."""
+        hierarchies = [m._hierarchy.on(X.device) for m in methods]
+        target = cls.fit_levels(methods, X, -y, hierarchies, slot="target")
+        means = [h.mean for h in hierarchies]
+        return StackLogEI(target, lambda x: per_seed(means, x), best_f=(-y).max(-1).values)
 
-    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
-        return self.maximize(self.acquisition(X, y), seed)
+    def acquisition(self, X: Tensor, y: Tensor) -> StackLogEI:
+        """This run's LogEI for ``X`` (`n x d`), ``y`` (`n`): a batch of one."""
+        return self.acquisition_batch([self], X.unsqueeze(0), y.unsqueeze(0))
+
+    @classmethod
+    def propose_batch(
+        cls, methods: Sequence[SHGP], X: Tensor, y: Tensor, seeds: Sequence[int]
+    ) -> Tensor:
+        return maximize_batch(methods, cls.acquisition_batch(methods, X, y), seeds)

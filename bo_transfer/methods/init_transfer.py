@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from bo_transfer.methods.base import Method, register_method, source_arrays
+from bo_transfer.methods.base import register_method, source_arrays
+from bo_transfer.methods.baselines import ColdGP
 from bo_transfer.problems.base import sobol
 
 
@@ -16,7 +17,7 @@ from bo_transfer.problems.base import sobol
     "Optimization via Meta-Learning. AAAI 2015",
     bib_key="feurer2015initializing",
 )
-class InitTransfer(Method):
+class InitTransfer(ColdGP):
     """The initial design takes the best observed points of the sources, in turn
     from each source (best of source 1, best of source 2, ..., second best of
     source 1, ...), skipping duplicates; if the sources run out, the run's Sobol
@@ -31,6 +32,9 @@ class InitTransfer(Method):
     def __init__(self) -> None:
         super().__init__()
 
+    def config(self) -> dict:
+        return {}
+
     def initial_design(self, n: int) -> Tensor:
         ranked = [X[torch.argsort(y)] for X, y in source_arrays(self.sources)]
         chosen: list[Tensor] = []
@@ -42,6 +46,3 @@ class InitTransfer(Method):
                         chosen.append(x)
         fill = sobol(n, self.dim, self.seed)[: n - len(chosen)]
         return torch.cat([torch.stack(chosen), fill]) if chosen else fill
-
-    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
-        return self.log_ei_step(X, y, seed)

@@ -61,6 +61,11 @@ class MTGP(Method):
         max_iter: L-BFGS-B iteration cap per fit (0: SciPy's default, 15,000).
 
     Records ``task_correlation`` (target with each source) per iteration.
+
+    No batched step (a sweep's ``batch_seeds`` runs it one seed at a time):
+    BoTorch 0.18's ``MultiTaskGP`` refuses training inputs with a batch
+    dimension ("batch mode MTGPs are blocked upstream in GPyTorch"), so S
+    seeds cannot share one model the way the single-task methods do.
     """
 
     def __init__(

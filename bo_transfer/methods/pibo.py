@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from botorch.acquisition import AcquisitionFunction, LogExpectedImprovement
 from botorch.acquisition.prior_guided import PriorGuidedAcquisitionFunction
 from torch import Tensor
 
-from bo_transfer.methods.base import Method, register_method, source_arrays
+from bo_transfer.methods.base import BatchedMethod, register_method, source_arrays
+from bo_transfer.methods.batch import gp_batch, maximize_batch
 
 
 class OptimumPrior(torch.nn.Module):
     """Log density of an equal mixture of isotropic Gaussians (std ``width``)
-    centred on the source optima, up to a constant.
+    centred on the source optima, up to a constant; one prior per run of a
+    batch of S runs.
 
     Args:
-        centres: `K x d` source optima.
+        centres: `S x K x d` source optima of each run.
         width: the Gaussians' standard deviation, in unit-cube units.
     """
 
@@ -27,9 +30,10 @@ class OptimumPrior(torch.nn.Module):
         self.width = width
 
     def forward(self, X: Tensor) -> Tensor:
-        """`batch x q` log densities for `batch x q x d` inputs."""
-        sq = ((X.unsqueeze(-2) - self.centres) ** 2).sum(-1) / self.width**2  # batch x q x K
-        return torch.logsumexp(-0.5 * sq, dim=-1) - math.log(len(self.centres))
+        """`batch x S x q` log densities for `batch x S x q x d` inputs."""
+        diff = X.unsqueeze(-2) - self.centres.unsqueeze(-3)  # batch x S x q x K x d
+        sq = (diff**2).sum(-1) / self.width**2
+        return torch.logsumexp(-0.5 * sq, dim=-1) - math.log(self.centres.shape[-2])
 
 
 @register_method(
@@ -39,7 +43,7 @@ class OptimumPrior(torch.nn.Module):
     "Functions with User Beliefs for Bayesian Optimization. ICLR 2022",
     bib_key="hvarfner2022pibo",
 )
-class PiBO(Method):
+class PiBO(BatchedMethod):
     """The prior over the optimum's location is a Gaussian (std ``width``) around
     each source's best observed point, mixed equally over sources. BoTorch's
     `PriorGuidedAcquisitionFunction` multiplies it into the target's EI with the
@@ -66,7 +70,8 @@ class PiBO(Method):
         if not width > 0:
             raise ValueError(f"width must be positive, got {width}")
         self.beta, self.width = float(beta), float(width)
-        self.prior: OptimumPrior | None = None
+        #: `K x d` source optima (the best observed point of each source).
+        self.centres = torch.empty(0)
         self.n_init = 0
 
     def config(self) -> dict:
@@ -75,7 +80,7 @@ class PiBO(Method):
     def start(self, sources, dim: int, seed: int) -> None:
         super().start(sources, dim, seed)
         centres = [X[torch.argmin(y)] for X, y in source_arrays(sources)]
-        self.prior = OptimumPrior(torch.stack(centres), self.width) if centres else None
+        self.centres = torch.stack(centres) if centres else torch.empty(0, dim)
 
     def initial_design(self, n: int) -> Tensor:
         self.n_init = n
@@ -86,14 +91,28 @@ class PiBO(Method):
         iteration after the initial design."""
         return self.beta / (n_observed - self.n_init + 1)
 
-    def acquisition(self, X: Tensor, y: Tensor) -> AcquisitionFunction:
-        """The prior-weighted LogEI for target data ``X`` (`n x d`), ``y`` (`n`)."""
-        log_ei = LogExpectedImprovement(self.fit_gp(X, y), best_f=(-y).max())
-        if self.prior is None:
-            return log_ei
-        return PriorGuidedAcquisitionFunction(
-            log_ei, self.prior, log=True, prior_exponent=self.prior_exponent(len(y))
+    @classmethod
+    def acquisition_batch(
+        cls, methods: Sequence[PiBO], X: Tensor, y: Tensor
+    ) -> AcquisitionFunction:
+        """The prior-weighted LogEI of S runs (target data ``X``, `S x n x d`,
+        and ``y``, `S x n`), with each run's GP fitted; inputs `b x S x 1 x d`."""
+        log_ei = LogExpectedImprovement(
+            gp_batch(methods, X, y), best_f=(-y).max(-1, keepdim=True).values
         )
+        if not len(methods[0].centres):
+            return log_ei
+        prior = OptimumPrior(torch.stack([m.centres for m in methods]).to(X), methods[0].width)
+        exponent = methods[0].prior_exponent(y.shape[-1])
+        return PriorGuidedAcquisitionFunction(log_ei, prior, log=True, prior_exponent=exponent)
 
-    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
-        return self.maximize(self.acquisition(X, y), seed)
+    def acquisition(self, X: Tensor, y: Tensor) -> AcquisitionFunction:
+        """This run's prior-weighted LogEI for ``X`` (`n x d`), ``y`` (`n`): a batch
+        of one (inputs `b x 1 x 1 x d`)."""
+        return self.acquisition_batch([self], X.unsqueeze(0), y.unsqueeze(0))
+
+    @classmethod
+    def propose_batch(
+        cls, methods: Sequence[PiBO], X: Tensor, y: Tensor, seeds: Sequence[int]
+    ) -> Tensor:
+        return maximize_batch(methods, cls.acquisition_batch(methods, X, y), seeds)

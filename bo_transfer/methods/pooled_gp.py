@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from botorch.acquisition import LogExpectedImprovement
 from torch import Tensor
 
-from bo_transfer.methods.base import Method, register_method, source_arrays
+from bo_transfer.methods.base import BatchedMethod, register_method, source_arrays
+from bo_transfer.methods.batch import gp_batch, maximize_batch
 
 
 @register_method(
@@ -16,7 +19,7 @@ from bo_transfer.methods.base import Method, register_method, source_arrays
     "(the pooled baseline it improves on)",
     bib_key="bardenet2013collaborative",
 )
-class PooledGP(Method):
+class PooledGP(BatchedMethod):
     """Source and target observations are treated as draws of one function: their
     raw values are concatenated and a single `SingleTaskGP` is fitted to them.
     No scaling or offset separates the tasks, which is what makes the approach
@@ -27,9 +30,17 @@ class PooledGP(Method):
     def __init__(self) -> None:
         super().__init__()
 
-    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
-        pairs = source_arrays(self.sources)
-        X_all = torch.cat([X, *(Xs for Xs, _ in pairs)])
-        y_all = torch.cat([y, *(ys for _, ys in pairs)])
-        model = self.fit_gp(X_all, y_all)
-        return self.maximize(LogExpectedImprovement(model, best_f=(-y).max()), seed)
+    @classmethod
+    def propose_batch(
+        cls, methods: Sequence[PooledGP], X: Tensor, y: Tensor, seeds: Sequence[int]
+    ) -> Tensor:
+        pooled = [source_arrays(m.sources) for m in methods]
+        X_all = torch.cat(
+            [X, torch.stack([torch.cat([Xs for Xs, _ in p]) for p in pooled]).to(X)], 1
+        )
+        y_all = torch.cat(
+            [y, torch.stack([torch.cat([ys for _, ys in p]) for p in pooled]).to(y)], 1
+        )
+        model = gp_batch(methods, X_all, y_all)
+        acqf = LogExpectedImprovement(model, best_f=(-y).max(-1, keepdim=True).values)
+        return maximize_batch(methods, acqf, seeds)

@@ -2,54 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from gpytorch.means import Mean
 from torch import Tensor
 
-from bo_transfer.methods.base import Method, register_method
+from bo_transfer.methods.base import BatchedMethod, register_method
+from bo_transfer.methods.batch import gp_step_batch, per_seed
 from bo_transfer.methods.sources import SourcePosteriors
 from bo_transfer.problems.base import DTYPE
 
 
 class SourceMean(Mean):
-    """A weighted sum of fixed source posterior means, in standardized units.
+    """Weighted sums of fixed source posterior means, in standardized units, one
+    per run of a batch of S runs (inputs `... x S x n x d`, outputs `... x S x n`).
 
-    Each source GP is fitted once; its posterior mean ``c + k(x, X_s) alpha`` is
-    frozen (:class:`~bo_transfer.methods.sources.SourcePosteriors`), so the
-    target GP's fit cannot move the source hyperparameters and evaluating the
-    mean costs one kernel row per source, all sources in one expression.
+    Each source GP is fitted once per run; its posterior mean ``c + k(x, X_s)
+    alpha`` is frozen (:class:`~bo_transfer.methods.sources.SourcePosteriors`),
+    so the target GP's fit cannot move the source hyperparameters and
+    evaluating the mean costs one kernel row per source, all sources in one
+    expression.
 
     Args:
-        fitted: the source GPs (see :meth:`Method.fit_sources`).
-        weights: `K` weights, default ``1/K`` each (the average).
-        learn: make the weights a parameter, fitted with the target GP's
+        posteriors: each run's frozen source posteriors (`K` sources each).
+        weights: `S x K` weights.
+        learn: make the weights a parameter, fitted with the target GPs'
             hyperparameters by marginal likelihood.
-        posteriors: the frozen posteriors of ``fitted``, when already built
-            (they are reused, not recomputed).
     """
 
     def __init__(
-        self,
-        fitted: list,
-        weights: Tensor | None = None,
-        learn: bool = False,
-        posteriors: SourcePosteriors | None = None,
+        self, posteriors: list[SourcePosteriors], weights: Tensor, learn: bool = False
     ) -> None:
         super().__init__()
-        if weights is None:
-            weights = torch.full((len(fitted),), 1.0 / max(len(fitted), 1), dtype=DTYPE)
         if learn:
             self.register_parameter("weights", torch.nn.Parameter(weights.clone()))
         else:
             self.register_buffer("weights", weights.clone())
-        self.posteriors = posteriors if posteriors is not None else SourcePosteriors(fitted)
-
-    def source_means(self, x: Tensor) -> Tensor:
-        """`... x n x K` posterior means of each source at ``x`` (`... x n x d`)."""
-        return self.posteriors.means(x)
+        self.posteriors = posteriors
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.source_means(x) @ self.weights
+        means = per_seed([p.means for p in self.posteriors], x)  # ... x S x n x K
+        return (means * self.weights.unsqueeze(-2)).sum(-1)
 
 
 @register_method(
@@ -60,7 +54,7 @@ class SourceMean(Mean):
     "Black-Box Optimization. KDD 2017 (source GP posterior mean as the target's prior mean)",
     bib_key="golovin2017google",
 )
-class PriorMean(Method):
+class PriorMean(BatchedMethod):
     """A GP is fitted to each source once per run (values negated for BoTorch and
     standardized per source, the space :class:`SourceMean` works in). The
     target GP, on standardized target values, takes a weighted sum of *every*
@@ -87,9 +81,9 @@ class PriorMean(Method):
         if weights not in ("mean", "learned"):
             raise ValueError(f"weights must be 'mean' or 'learned', got {weights!r}")
         self.weights = weights
+        #: The fitted source GPs and their frozen posteriors.
         self._fitted: list = []
-        self._mean: SourceMean | None = None
-        self._posteriors: SourcePosteriors | None = None
+        self._posteriors = SourcePosteriors([])
 
     def config(self) -> dict:
         return {"weights": self.weights}
@@ -97,15 +91,23 @@ class PriorMean(Method):
     def start(self, sources, dim: int, seed: int) -> None:
         super().start(sources, dim, seed)
         self._fitted = self.fit_sources()
-        self._mean = SourceMean(self._fitted)
-        self._posteriors = self._mean.posteriors
+        self._posteriors = SourcePosteriors(self._fitted)
 
-    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
-        mean = self._mean
-        if self.weights == "learned":
-            # Refitted from 1/K each iteration.
-            mean = SourceMean(self._fitted, learn=True, posteriors=self._posteriors)
-        x = self.log_ei_step(X, y, seed, mean_module=mean)
-        if self.weights == "learned":
-            self.record("weights", mean.weights.detach().tolist())
+    def prior_mean(self) -> SourceMean:
+        """This run's prior mean before any fit (equal weights), as a batch of one:
+        inputs `... x 1 x n x d`."""
+        K = self._posteriors.n_sources
+        return SourceMean([self._posteriors], torch.full((1, K), 1.0 / max(K, 1), dtype=DTYPE))
+
+    @classmethod
+    def propose_batch(
+        cls, methods: Sequence[PriorMean], X: Tensor, y: Tensor, seeds: Sequence[int]
+    ) -> Tensor:
+        learn = methods[0].weights == "learned"
+        weights = torch.cat([m.prior_mean().weights for m in methods]).to(X)
+        mean = SourceMean([m._posteriors.on(X.device) for m in methods], weights, learn)
+        x = gp_step_batch(methods, X, y, seeds, mean_module=mean)
+        if learn:
+            for method, w in zip(methods, mean.weights.detach().cpu()):
+                method.record("weights", w.tolist())
         return x

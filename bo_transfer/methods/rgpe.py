@@ -14,6 +14,8 @@ its loss is the lowest.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from botorch.acquisition import AcquisitionFunction
 from botorch.acquisition.analytic import _log_ei_helper
@@ -22,7 +24,9 @@ from botorch.utils.transforms import t_batch_mode_transform
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
-from bo_transfer.methods.base import Method, register_method, standardize
+from bo_transfer.methods.base import BatchedMethod, register_method, standardize
+from bo_transfer.methods.batch import gp_batch, maximize_batch
+from bo_transfer.methods.gp import load_parameters, parameters_of
 from bo_transfer.methods.sources import SourcePosteriors
 
 #: Weight dilution prevention (arXiv:1802.02219v1): a source whose median loss
@@ -131,17 +135,22 @@ def rank_weights(losses: Tensor) -> Tensor:
 class EnsembleLogEI(AcquisitionFunction):
     """LogEI of a weighted GP ensemble: mean ``sum_i w_i mu_i``, variance
     ``sum_i w_i^2 var_i`` (Feurer et al. 2018, eq. 3), all models predicting in
-    the same standardized units.
+    the same standardized units; one ensemble per run of a batch of S runs
+    (inputs `b x S x 1 x d`, values `b x S`).
 
     Args:
-        sources: the frozen source posteriors (`K` sources).
-        target: the target GP.
-        weights: `K + 1` weights, target last.
-        best_f: the incumbent, in the models' units.
+        sources: each run's frozen source posteriors (`K` sources each).
+        target: the target GPs (batch shape ``S``).
+        weights: `S x (K + 1)` weights, target last.
+        best_f: `S` incumbents, in the models' units.
     """
 
     def __init__(
-        self, sources: SourcePosteriors, target: SingleTaskGP, weights: Tensor, best_f: Tensor
+        self,
+        sources: list[SourcePosteriors],
+        target: SingleTaskGP,
+        weights: Tensor,
+        best_f: Tensor,
     ) -> None:
         super().__init__(model=target)
         self.sources = sources
@@ -150,17 +159,18 @@ class EnsembleLogEI(AcquisitionFunction):
 
     @t_batch_mode_transform(expected_q=1)
     def forward(self, X: Tensor) -> Tensor:
-        w_s, w_t = self.weights[:-1], self.weights[-1]
-        mean = torch.zeros(X.shape[:-2], dtype=X.dtype)
-        var = torch.zeros(X.shape[:-2], dtype=X.dtype)
-        if (w_s > 0).any():
-            mu, sd2 = self.sources.means_and_variances(X)  # b x 1 x K
-            mean = mean + (mu.squeeze(-2) * w_s).sum(-1)
-            var = var + (sd2.squeeze(-2) * w_s**2).sum(-1)
-        if w_t > 0:
-            post = self.model.posterior(X)
-            mean = mean + w_t * post.mean.view(X.shape[:-2])
-            var = var + w_t**2 * post.variance.view(X.shape[:-2])
+        w_s, w_t = self.weights[:, :-1], self.weights[:, -1]
+        post = self.model.posterior(X)
+        mean = w_t * post.mean.view(X.shape[:-2])
+        var = w_t**2 * post.variance.view(X.shape[:-2])
+        if w_s.shape[-1] and (w_s > 0).any():
+            # A run whose sources all weigh 0 adds exact zeros, so each run's
+            # value is what it is alone.
+            both = [s.means_and_variances(X[..., k, :, :]) for k, s in enumerate(self.sources)]
+            mu = torch.stack([m for m, _ in both], dim=X.ndim - 3).squeeze(-2)  # b x S x K
+            sd2 = torch.stack([v for _, v in both], dim=X.ndim - 3).squeeze(-2)
+            mean = mean + (mu * w_s).sum(-1)
+            var = var + (sd2 * w_s**2).sum(-1)
         sigma = var.clamp_min(1e-12).sqrt()
         return _log_ei_helper((mean - self.best_f) / sigma) + sigma.log()
 
@@ -173,7 +183,7 @@ class EnsembleLogEI(AcquisitionFunction):
     "(arXiv:1802.02219v1)",
     bib_key="feurer2018scalable",
 )
-class RGPE(Method):
+class RGPE(BatchedMethod):
     """Per-source GPs are fitted once per run, the target GP every iteration (all
     on standardized values). Each model's weight is the fraction of
     ``n_samples`` posterior draws in which it has the lowest ranking loss on the
@@ -220,11 +230,27 @@ class RGPE(Method):
         )  # (K + 1) x S
         return rank_weights(losses).to(X.dtype)
 
-    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
-        y_std = standardize(y)
-        target = self.fit_gp(X, y_std)
-        gen = torch.Generator().manual_seed(seed)
-        w = self.weights(target, X, -y_std, gen)
-        self.record("weights", w.tolist())
-        acqf = EnsembleLogEI(self._posteriors, target, w, best_f=(-y_std).max())
-        return self.maximize(acqf, seed)
+    @classmethod
+    def propose_batch(
+        cls, methods: Sequence[RGPE], X: Tensor, y: Tensor, seeds: Sequence[int]
+    ) -> Tensor:
+        y_std = torch.stack([standardize(y_s) for y_s in y])
+        target = gp_batch(methods, X, y_std)
+        fitted = parameters_of(target)
+        weights = []
+        for s, method in enumerate(methods):
+            # Run s's target GP alone: its data and its element of the batch.
+            X_s, t_s = X[s].cpu(), -y_std[s].cpu()
+            alone = SingleTaskGP(X_s, t_s.unsqueeze(-1))
+            load_parameters(alone, {name: value[s].cpu() for name, value in fitted.items()})
+            alone.eval()
+            w = method.weights(alone, X_s, t_s, torch.Generator().manual_seed(seeds[s]))
+            method.record("weights", w.tolist())
+            weights.append(w)
+        acqf = EnsembleLogEI(
+            [m._posteriors.on(X.device) for m in methods],
+            target,
+            torch.stack(weights).to(X),
+            best_f=(-y_std).max(-1).values,
+        )
+        return maximize_batch(methods, acqf, seeds)

@@ -15,10 +15,49 @@ Other kernels fall back to one kernel call per source, with the same numbers.
 
 from __future__ import annotations
 
+import copy
+import hashlib
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
 import torch
 from botorch.models import SingleTaskGP
 from gpytorch.kernels import RBFKernel
 from torch import Tensor
+
+from bo_transfer.methods.gp import load_parameters, parameters_of, source_arrays, standardize
+
+if TYPE_CHECKING:
+    from bo_transfer.methods.base import Method
+
+#: Fitted source-GP hyperparameters by source data (content hash), per process:
+#: methods and runs that see the same source data (same pair, seed and source
+#: options) fit it once. Bounded, least recently used first out.
+_SOURCE_FITS: OrderedDict[str, dict[str, Tensor]] = OrderedDict()
+_SOURCE_FITS_MAX = 256
+
+
+def fit_source_models(method: Method) -> list[SingleTaskGP]:
+    """One GP per source of ``method``'s run on standardized source values (so
+    every source model predicts in the same units, `-y` standardized), fitted
+    (timed and fault-counted on ``method``) once per distinct source data in a
+    process and reused by every method and run that sees the same data."""
+    models = []
+    for X, y in source_arrays(method.sources):
+        key = hashlib.sha1(X.numpy().tobytes() + y.numpy().tobytes()).hexdigest()
+        cached = _SOURCE_FITS.get(key)
+        if cached is None:
+            model = method.fit_gp(X, standardize(y), slot=None)
+            _SOURCE_FITS[key] = parameters_of(model)
+            while len(_SOURCE_FITS) > _SOURCE_FITS_MAX:
+                _SOURCE_FITS.popitem(last=False)
+        else:
+            _SOURCE_FITS.move_to_end(key)
+            model = SingleTaskGP(X, -standardize(y).unsqueeze(-1))
+            load_parameters(model, cached)
+            model.eval()
+        models.append(model)
+    return models
 
 
 class SourcePosteriors(torch.nn.Module):
@@ -85,6 +124,23 @@ class SourcePosteriors(torch.nn.Module):
             self.register_buffer("L_inv", torch.stack(L_inv_all))  # K x n x n
             lengthscale = torch.stack([m.covar_module.lengthscale.detach() for m in models])
             self.register_buffer("lengthscale", lengthscale)  # K x 1 x d
+
+    def on(self, device: torch.device) -> SourcePosteriors:
+        """These posteriors with every tensor on ``device`` (``self`` on the CPU;
+        elsewhere a copy, made once)."""
+        device = torch.device(device)
+        if device.type == "cpu":
+            return self
+        copies = self.__dict__.setdefault("_copies", {})
+        if device not in copies:
+            moved = copy.deepcopy(self).to(device)
+            moved._X = [t.to(device) for t in moved._X]
+            moved._alpha = [t.to(device) for t in moved._alpha]
+            moved._L_inv = [t.to(device) for t in moved._L_inv]
+            moved._kernels = [k.to(device) for k in moved._kernels]
+            moved.__dict__.pop("_copies", None)
+            copies[device] = moved
+        return copies[device]
 
     def means(self, x: Tensor) -> Tensor:
         """`... x m x K` posterior means at ``x`` (`... x m x d`)."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from botorch.acquisition import AcquisitionFunction, ExpectedImprovement
 from botorch.models import SingleTaskGP
 from botorch.utils.transforms import t_batch_mode_transform
 from torch import Tensor
 
-from bo_transfer.methods.base import Method, register_method, standardize
+from bo_transfer.methods.base import BatchedMethod, register_method, standardize
+from bo_transfer.methods.batch import gp_batch, maximize_batch, per_seed
 from bo_transfer.methods.sources import SourcePosteriors
 
 
@@ -32,12 +35,21 @@ class TransferAcquisition(AcquisitionFunction):
     """``(w_t EI_t(x) + sum_i w_i max(mu_i(x) - mu_i^*, 0)) / (w_t + sum_i w_i)``,
     where ``mu_i^*`` is source model ``i``'s best prediction at the target's
     observed points: the improvement the source predicts over what the target
-    has already found (Wistuba et al. 2018, eq. 9)."""
+    has already found (Wistuba et al. 2018, eq. 9). One per run of a batch of
+    S runs (inputs `b x S x 1 x d`, values `b x S`).
+
+    Args:
+        target_ei: EI of the target GPs (batch shape ``S``).
+        sources: each run's frozen source posteriors (`K` sources each).
+        weights: `S x K` source weights.
+        incumbents: `S x K` best source predictions at each run's target points.
+        target_weight: the target EI's weight.
+    """
 
     def __init__(
         self,
         target_ei: ExpectedImprovement,
-        sources: SourcePosteriors,
+        sources: list[SourcePosteriors],
         weights: Tensor,
         incumbents: Tensor,
         target_weight: float,
@@ -52,10 +64,11 @@ class TransferAcquisition(AcquisitionFunction):
     @t_batch_mode_transform(expected_q=1)
     def forward(self, X: Tensor) -> Tensor:
         total = self.target_weight * self.target_ei(X)
-        if (self.weights > 0).any():
-            mu = self.sources.means(X).squeeze(-2)  # b x K
+        if self.weights.shape[-1] and (self.weights > 0).any():
+            # A run whose sources all weigh 0 adds exact zeros.
+            mu = per_seed([s.means for s in self.sources], X).squeeze(-2)  # b x S x K
             total = total + ((mu - self.incumbents).clamp_min(0.0) * self.weights).sum(-1)
-        return total / (self.target_weight + self.weights.sum())
+        return total / (self.target_weight + self.weights.sum(-1))
 
 
 @register_method(
@@ -65,7 +78,7 @@ class TransferAcquisition(AcquisitionFunction):
     "Surrogates for Hyperparameter Optimization. Machine Learning 107, 2018 (TAF-R)",
     bib_key="wistuba2018scalable",
 )
-class TAF(Method):
+class TAF(BatchedMethod):
     """Per-source GPs are fitted once per run on standardized values; the target
     GP every iteration. Source ``i``'s weight is the Epanechnikov kernel
     ``0.75 (1 - (tau_i / bandwidth)^2)`` (0 from ``tau_i = bandwidth`` on) of
@@ -100,24 +113,40 @@ class TAF(Method):
         self._sources = self.fit_sources()
         self._posteriors = SourcePosteriors(self._sources)
 
-    def acquisition(self, X: Tensor, y: Tensor) -> TransferAcquisition:
-        """The transfer acquisition for target data ``X`` (`n x d`), ``y`` (`n`),
-        with the target GP fitted and the sources weighed."""
-        y_std = standardize(y)
-        target = self.fit_gp(X, y_std)
+    def source_weights(self, X: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        """`K` source weights and `K` incumbents (each source's best prediction)
+        for target data ``X`` (`n x d`) and standardized values ``t`` (`n`,
+        larger is better)."""
         with torch.no_grad():
             means = self._posteriors.means(X).mT  # K x n
-        taus = torch.tensor([discordant_fraction(mu, -y_std) for mu in means], dtype=X.dtype)
+        taus = torch.tensor([discordant_fraction(mu, t) for mu in means], dtype=X.dtype)
         weights = TARGET_WEIGHT * (1 - (taus / self.bandwidth) ** 2).clamp_min(0.0)
+        return weights, (means.amax(-1) if len(means) else weights)
+
+    @classmethod
+    def acquisition_batch(cls, methods: Sequence[TAF], X: Tensor, y: Tensor) -> TransferAcquisition:
+        """The transfer acquisitions of S runs (target data ``X``, `S x n x d`,
+        ``y``, `S x n`), with the target GPs fitted and the sources weighed."""
+        y_std = torch.stack([standardize(y_s) for y_s in y])
+        target = gp_batch(methods, X, y_std)
+        weighed = [m.source_weights(X_s.cpu(), -t.cpu()) for m, X_s, t in zip(methods, X, y_std)]
         return TransferAcquisition(
-            ExpectedImprovement(target, best_f=(-y_std).max()),
-            self._posteriors,
-            weights,
-            means.amax(-1) if len(means) else weights,
+            ExpectedImprovement(target, best_f=(-y_std).max(-1, keepdim=True).values),
+            [m._posteriors.on(X.device) for m in methods],
+            torch.stack([w for w, _ in weighed]).to(X),
+            torch.stack([i for _, i in weighed]).to(X),
             target_weight=TARGET_WEIGHT,
         )
 
-    def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
-        acqf = self.acquisition(X, y)
-        self.record("weights", acqf.weights.tolist())
-        return self.maximize(acqf, seed)
+    def acquisition(self, X: Tensor, y: Tensor) -> TransferAcquisition:
+        """This run's transfer acquisition for ``X`` (`n x d`), ``y`` (`n`): a batch of one."""
+        return self.acquisition_batch([self], X.unsqueeze(0), y.unsqueeze(0))
+
+    @classmethod
+    def propose_batch(
+        cls, methods: Sequence[TAF], X: Tensor, y: Tensor, seeds: Sequence[int]
+    ) -> Tensor:
+        acqf = cls.acquisition_batch(methods, X, y)
+        for method, w in zip(methods, acqf.weights.cpu()):
+            method.record("weights", w.tolist())
+        return maximize_batch(methods, acqf, seeds)

@@ -6,6 +6,8 @@ import sys
 import time
 from typing import TextIO
 
+from bo_transfer.sweep.outcome import DONE
+
 
 def _duration(s: float) -> str:
     s = int(round(s))
@@ -29,7 +31,7 @@ class Progress:
         self._last = -float("inf")
 
     def update(self, status: str) -> None:
-        if status == "done":
+        if status == DONE:
             self.done += 1
         else:
             self.failed += 1

@@ -6,9 +6,7 @@ import hashlib
 import json
 import math
 import time
-import traceback
-import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import gpytorch
@@ -18,6 +16,15 @@ from bo_transfer.methods.base import NUMERICAL_FAILURES, make_method
 from bo_transfer.problems.base import DTYPE, sobol
 from bo_transfer.problems.pair import get_pair
 from bo_transfer.seeding import derive_seed
+from bo_transfer.sweep.outcome import (
+    DONE,
+    FAILED,
+    MAX_LINE,
+    count_warnings,
+    error_line,
+    full_traceback,
+    recording_warnings,
+)
 
 #: Two points closer than this (max-norm) count as the same point.
 DUPLICATE_TOL = 1e-9
@@ -60,11 +67,6 @@ class RunSpec:
     label: str = ""  # how the method is shown in tables; defaults to its name
     source_design: str = "sobol"  # "sobol" or "trajectory" (see TransferPair.source_data)
     source_noise: float = 0.0  # source noise std as a fraction of the source's range
-    # Seeds run in lock-step blocks of this size as one batched model (a sweep's
-    # ``batch_seeds``, for methods that support it; see bo_transfer.sweep.batched);
-    # ``seed_block`` lists the seeds of this run's block.
-    seed_batch: int = 1
-    seed_block: tuple[int, ...] = ()
 
     @property
     def method_label(self) -> str:
@@ -97,23 +99,12 @@ class RunSpec:
         # Default source options leave the key as it was before they existed.
         if (self.source_design, self.source_noise) != ("sobol", 0.0):
             fields += [self.source_design, self.source_noise]
-        # A batched run differs from a sequential one by rounding, so a store
-        # never mixes the two; the block's seeds stay out of the key.
-        if self.seed_batch > 1:
-            fields += ["seed_batch", self.seed_batch]
+        # How a run is executed (worker, seed block, device) is not part of it:
+        # a seed block computes each run's own numbers (see sweep/block.py).
         if key_label(self.method, self.options, self.label):
             fields += ["label", self.label]
         payload = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-    @property
-    def seed_key(self) -> str:
-        """The key the run's random draws derive from: the sequential run's, so a
-        batched run draws what the same run would draw alone (common random
-        numbers across the two)."""
-        if self.seed_batch == 1:
-            return self.key
-        return replace(self, seed_batch=1, seed_block=()).key
 
 
 @dataclass
@@ -121,7 +112,7 @@ class RunResult:
     """The trace of one run: every evaluated point, its value and timing."""
 
     spec: RunSpec
-    status: str  # "done" or "failed"
+    status: str  # DONE or FAILED (bo_transfer.sweep.outcome)
     X: list[list[float]] = field(default_factory=list)
     y: list[float] = field(default_factory=list)  # NaN where the objective failed
     elapsed_s: list[float] = field(default_factory=list)  # per iteration
@@ -136,6 +127,19 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def fail(self, exc: BaseException, what: str = "") -> RunResult:
+        """Mark the run failed by ``exc`` (``what`` prefixes the stored line, e.g.
+        ``"worker lost twice"``); returns ``self``."""
+        self.status = FAILED
+        self.error = error_line(exc, what)
+        self.traceback = full_traceback(exc)
+        return self
+
+    @classmethod
+    def lost(cls, spec: RunSpec, what: str, exc: BaseException) -> RunResult:
+        """A failed result for a run whose worker (not the run itself) failed."""
+        return cls(spec, status=FAILED).fail(exc, what)
+
 
 def run_one(spec: RunSpec) -> RunResult:
     """Run ``spec`` and return its trace; never raises.
@@ -148,21 +152,16 @@ def run_one(spec: RunSpec) -> RunResult:
     global state is deterministic too. A method never sees the pair's name or
     optimum.
     """
-    result = RunResult(spec, status="failed")
+    result = RunResult(spec, status=FAILED)
     t_run = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recording_warnings() as caught:
         try:
             with gpytorch.settings.max_cholesky_size(EXACT_SOLVE_MAX):
                 _run(spec, result)
-            result.status = "done"
+            result.status = DONE
         except Exception as exc:  # a failing run is recorded, never fatal to the sweep
-            result.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            result.traceback = traceback.format_exc()
-    counts: dict[str, int] = {}
-    for w in caught:
-        counts[w.category.__name__] = counts.get(w.category.__name__, 0) + 1
-    result.metadata["warnings"] = counts
+            result.fail(exc)
+    result.metadata["warnings"] = count_warnings(caught)
     result.timings["total_s"] = time.perf_counter() - t_run
     return result
 
@@ -179,7 +178,7 @@ def _run(spec: RunSpec, result: RunResult) -> None:
 
 class RunLoop:
     """The steps of one run's BO loop, so that a block of seeds can run them in
-    lock-step (:mod:`bo_transfer.sweep.batched`); :func:`run_one` runs them in
+    lock-step (:mod:`bo_transfer.sweep.block`); :func:`run_one` runs them in
     order. Every step records into ``result``; any exception fails the run."""
 
     def __init__(self, spec: RunSpec, result: RunResult) -> None:
@@ -197,8 +196,6 @@ class RunLoop:
             source_design=spec.source_design,
             source_noise=spec.source_noise,
         )
-        if spec.seed_batch > 1:
-            result.metadata["seed_batch"] = spec.seed_batch
         self.X = torch.empty(0, pair.dim, dtype=DTYPE)
         self.y = torch.empty(0, dtype=DTYPE)
 
@@ -209,7 +206,7 @@ class RunLoop:
         sources = pair.source_data(spec.seed, spec.n_source, spec.source_design, spec.source_noise)
         started = time.perf_counter()
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(spec.seed_key, "start"))
+            torch.manual_seed(derive_seed(spec.key, "start"))
             self.method.start(sources, pair.dim, run_seed)
             design = _check_points(
                 self.method.initial_design(spec.n_init), spec.n_init, pair.dim, "initial design"
@@ -217,7 +214,7 @@ class RunLoop:
         self._evaluate(design, started)
 
     def iteration_seed(self, iteration: int) -> int:
-        return derive_seed(self.spec.seed_key, iteration)
+        return derive_seed(self.spec.key, iteration)
 
     def imputed_y(self) -> torch.Tensor:
         """The values as the method sees them (see :func:`_impute`)."""
@@ -240,9 +237,9 @@ class RunLoop:
                     result.metadata["sobol_fallbacks"] + 1
                 )
                 result.metadata.setdefault("fallback_errors", []).append(
-                    f"iteration {iteration}: {type(exc).__name__}: {exc}".splitlines()[0][:300]
+                    error_line(exc, f"iteration {iteration}")[:MAX_LINE]
                 )
-                proposal = sobol(fallbacks, dim, derive_seed(self.spec.seed_key, "fallback"))[-1:]
+                proposal = sobol(fallbacks, dim, derive_seed(self.spec.key, "fallback"))[-1:]
         return proposal
 
     def accept(self, x: torch.Tensor, seed: int, started: float) -> None:

@@ -9,7 +9,8 @@ Format (DESIGN.md contract)::
     n_source = 32              # optional: source points per source
     source_design = "sobol"    # optional: "sobol" or "trajectory" (a cold GP-EI run's points)
     source_noise = 0.0         # optional: source noise std, fraction of the source's range
-    batch_seeds = 1            # optional: run blocks of this many seeds as one batched GP
+    batch_seeds = 1            # optional: run blocks of this many seeds as one batched model
+    device = "cpu"             # optional: where seed blocks run ("cpu" or "cuda")
     pairs = ["gp:rho=0.9,dim=2", "forrester"]
     methods = ["cold-gp", "prior-mean"]
 
@@ -17,9 +18,12 @@ Format (DESIGN.md contract)::
 (``[[pairs]]`` in TOML): list values expand to their product. ``methods`` items
 may be tables ``{name = "prior-mean", label = "pm", <option> = <value>}``; the same
 method twice with different options and no labels is labelled ``name[k=v,...]``.
-``batch_seeds = S`` runs the seeds of methods that support it (``cold-gp``) in
-blocks of S consecutive seeds as one batched model (see
-:mod:`bo_transfer.sweep.batched`); other methods run one seed at a time.
+``batch_seeds`` and ``device`` say how runs are executed, not what they
+compute (:mod:`bo_transfer.sweep.plan`): they are not part of the spec's
+identity (:meth:`Sweep.to_json`) nor of any run's key.
+
+:class:`Sweep` validates itself on construction, from a TOML file, a dict or
+Python, and reports every problem at once (:class:`SpecError`).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from bo_transfer.problems.pair import (
     canonical_pair_name,
 )
 from bo_transfer.registry import closest
-from bo_transfer.sweep.batched import assign_blocks
+from bo_transfer.sweep.plan import DEVICES
 from bo_transfer.sweep.runner import RunSpec, default_label, key_label
 
 if sys.version_info >= (3, 11):
@@ -57,10 +61,20 @@ TOP_LEVEL_KEYS = (
     "source_design",
     "source_noise",
     "batch_seeds",
+    "device",
     "pairs",
     "methods",
 )
 REQUIRED_KEYS = ("seeds", "budget", "n_init", "pairs", "methods")
+
+#: Upper limits that keep a spec's size and its stored numbers sane: a seed is
+#: stored as a 64-bit SQLite integer, and one run's budget or source size
+#: beyond these would run for days (exact GPs cost O(n^3) per iteration).
+MAX_SEED = 2**63 - 1
+MAX_SEEDS = 100_000
+MAX_BUDGET = 10_000
+MAX_N_SOURCE = 100_000
+MAX_BATCH_SEEDS = 4096
 
 
 @dataclass(frozen=True)
@@ -72,7 +86,12 @@ class MethodEntry:
 
 @dataclass(frozen=True)
 class Sweep:
-    """A validated sweep: pairs x methods x seeds at one budget."""
+    """A validated sweep: pairs x methods x seeds at one budget.
+
+    Construction validates every field (pair names are made canonical, each
+    method is instantiated once with its options) and raises a
+    :class:`SpecError` listing every problem.
+    """
 
     name: str
     seeds: tuple[int, ...]
@@ -84,6 +103,34 @@ class Sweep:
     source_design: str = "sobol"
     source_noise: float = 0.0
     batch_seeds: int = 1
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        if not isinstance(self.name, str) or not self.name:
+            problems.append(f"name: must be a non-empty string, got {self.name!r}")
+        seeds = _seed_list(self.seeds, problems)
+        for key, most in (
+            ("budget", MAX_BUDGET),
+            ("n_init", MAX_BUDGET),
+            ("n_source", MAX_N_SOURCE),
+            ("batch_seeds", MAX_BATCH_SEEDS),
+        ):
+            _check_positive_int(key, getattr(self, key), problems, most)
+        budget, n_init = self.budget, self.n_init
+        if _is_int(budget) and _is_int(n_init) and 0 < budget < n_init:
+            problems.append(f"n_init: {n_init} is larger than budget {budget}")
+        _check_source_options(self.source_design, self.source_noise, problems)
+        if self.device not in DEVICES:
+            problems.append(f"device: must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        pairs = _pairs(list(self.pairs), problems)
+        methods = _methods(list(self.methods), problems)
+        if problems:
+            raise SpecError(problems)
+        object.__setattr__(self, "seeds", seeds)
+        object.__setattr__(self, "pairs", pairs)
+        object.__setattr__(self, "methods", methods)
+        object.__setattr__(self, "source_noise", float(self.source_noise))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Sweep:
@@ -112,39 +159,32 @@ class Sweep:
                 )
                 problems.append(f"unknown key {key!r}; {hint}")
         problems += [f"missing required key {k!r}" for k in REQUIRED_KEYS if k not in data]
-
-        name = data.get("name", default_name)
-        if not isinstance(name, str) or not name:
-            problems.append(f"name: must be a non-empty string, got {name!r}")
-        seeds = _seeds(data.get("seeds", 1), problems)
-        budget = _positive_int(data, "budget", problems)
-        n_init = _positive_int(data, "n_init", problems)
-        n_source = _positive_int(data, "n_source", problems, default=DEFAULT_N_SOURCE)
-        source_design, source_noise = _source_options(data, problems)
-        batch_seeds = _positive_int(data, "batch_seeds", problems, default=1)
-        if budget is not None and n_init is not None and n_init > budget:
-            problems.append(f"n_init: {n_init} is larger than budget {budget}")
-        pairs = _pairs(data.get("pairs", []), problems)
-        methods = _methods(data.get("methods", []), problems)
+        for key in ("pairs", "methods"):
+            if key in data and (not isinstance(data[key], list) or not data[key]):
+                problems.append(f"{key}: must be a non-empty list of names or tables")
+        fields = {k: data[k] for k in TOP_LEVEL_KEYS if k in data}
+        fields.setdefault("name", default_name)
+        fields["seeds"] = data.get("seeds", 1)
+        for key in REQUIRED_KEYS:
+            fields.setdefault(key, [] if key in ("pairs", "methods") else 0)
+        if not isinstance(fields["pairs"], list):
+            fields["pairs"] = []
+        if not isinstance(fields["methods"], list):
+            fields["methods"] = []
+        try:
+            sweep = cls(**fields)
+        except SpecError as exc:
+            # Missing keys are reported once, not again as invalid values.
+            missing = {k for k in REQUIRED_KEYS if k not in data}
+            problems += [p for p in exc.problems if p.split(":")[0] not in missing]
+            raise SpecError(problems) from None
         if problems:
             raise SpecError(problems)
-        return cls(
-            name,
-            seeds,
-            budget,
-            n_init,
-            pairs,
-            methods,
-            n_source,
-            source_design,
-            source_noise,
-            batch_seeds or 1,
-        )
+        return sweep
 
     def runs(self) -> list[RunSpec]:
-        """Every run of the sweep, in pair, method, seed order (with its seed
-        block when ``batch_seeds`` > 1)."""
-        runs = [
+        """Every run of the sweep, in pair, method, seed order."""
+        return [
             RunSpec(
                 pair,
                 m.name,
@@ -159,18 +199,16 @@ class Sweep:
             )
             for pair, m, seed in itertools.product(self.pairs, self.methods, self.seeds)
         ]
-        return assign_blocks(runs, self.batch_seeds)
 
     def to_json(self) -> str:
-        # Source options and batching appear only when set, so specs written before they
+        """The spec's identity: what its runs compute (not how they are executed)."""
+        # Source options appear only when set, so specs written before they
         # existed keep their stored JSON (and their sweep directories).
         extra = {}
         if self.source_design != "sobol":
             extra["source_design"] = self.source_design
         if self.source_noise != 0.0:
             extra["source_noise"] = self.source_noise
-        if self.batch_seeds != 1:
-            extra["batch_seeds"] = self.batch_seeds
         return json.dumps(
             {
                 **extra,
@@ -190,42 +228,40 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _positive_int(
-    data: dict, key: str, problems: list[str], default: int | None = None
-) -> int | None:
-    v = data.get(key, default)
-    if v is None:
-        return None
+def _check_positive_int(key: str, v: Any, problems: list[str], most: int) -> None:
     if not _is_int(v) or v < 1:
         problems.append(f"{key}: must be a positive integer, got {v!r}")
-        return None
-    return v
+    elif v > most:
+        problems.append(f"{key}: {v} is above the limit of {most:,}")
 
 
-def _source_options(data: dict, problems: list[str]) -> tuple[str, float]:
-    design = data.get("source_design", "sobol")
+def _check_source_options(design: Any, noise: Any, problems: list[str]) -> None:
     if design not in SOURCE_DESIGNS:
         problems.append(
             f"source_design: must be one of {', '.join(SOURCE_DESIGNS)}, got {design!r}"
         )
-        design = "sobol"
-    noise = data.get("source_noise", 0.0)
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < 1e6:
         problems.append(
             f"source_noise: must be a number >= 0 (a fraction of the range), got {noise!r}"
         )
-        noise = 0.0
-    return design, float(noise)
 
 
-def _seeds(v: Any, problems: list[str]) -> tuple[int, ...]:
+def _seed_list(v: Any, problems: list[str]) -> tuple[int, ...]:
     if _is_int(v):
         if v < 1:
             problems.append(f"seeds: a count must be >= 1, got {v}")
+        elif v > MAX_SEEDS:
+            problems.append(f"seeds: {v:,} seeds are above the limit of {MAX_SEEDS:,}")
+            return ()
         return tuple(range(max(v, 0)))
-    if isinstance(v, list) and v and all(_is_int(s) and s >= 0 for s in v):
+    if isinstance(v, (list, tuple)) and v and all(_is_int(s) and s >= 0 for s in v):
         if len(set(v)) != len(v):
-            problems.append(f"seeds: duplicate seeds in {v}")
+            problems.append(f"seeds: duplicate seeds in {list(v)}")
+        if len(v) > MAX_SEEDS:
+            problems.append(f"seeds: {len(v):,} seeds are above the limit of {MAX_SEEDS:,}")
+        big = [s for s in v if s > MAX_SEED]
+        if big:
+            problems.append(f"seeds: {big[0]} is above the largest seed, 2**63 - 1")
         return tuple(v)
     problems.append(
         f"seeds: must be a count or a non-empty list of non-negative integers, got {v!r}"
@@ -233,8 +269,8 @@ def _seeds(v: Any, problems: list[str]) -> tuple[int, ...]:
     return ()
 
 
-def _pairs(items: Any, problems: list[str]) -> tuple[str, ...]:
-    if not isinstance(items, list) or not items:
+def _pairs(items: list, problems: list[str]) -> tuple[str, ...]:
+    if not items:
         problems.append("pairs: must be a non-empty list of pair names or tables")
         return ()
     names: list[str] = []
@@ -276,11 +312,15 @@ def _auto_label(name: str, options: dict[str, Any], repeated: bool) -> str:
     return default_label(name, options) if repeated else name
 
 
-def _methods(items: Any, problems: list[str]) -> tuple[MethodEntry, ...]:
-    if not isinstance(items, list) or not items:
+def _methods(items: list, problems: list[str]) -> tuple[MethodEntry, ...]:
+    if not items:
         problems.append("methods: must be a non-empty list of method names or tables")
         return ()
     entries: list[MethodEntry] = []
+    items = [
+        {"name": i.name, "label": i.label, **i.options} if isinstance(i, MethodEntry) else i
+        for i in items
+    ]
     names = [item.get("name") if isinstance(item, dict) else item for item in items]
     for i, item in enumerate(items):
         where = f"methods[{i}]"

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from bo_transfer.errors import UserError
+from bo_transfer.sweep.outcome import DONE
 from bo_transfer.sweep.runner import RunResult
 
 STORE_NAME = "results.sqlite"
@@ -224,7 +225,7 @@ class ResultStore:
     def runs_frame(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM runs ORDER BY pair, method, seed", self.conn)
 
-    def run_keys(self, status: Iterable[str] = ("done",)) -> list[str]:
+    def run_keys(self, status: Iterable[str] = (DONE,)) -> list[str]:
         """Keys of the runs with the given statuses, in pair, method, seed order."""
         status = tuple(status)
         marks = ",".join("?" * len(status))
@@ -232,7 +233,7 @@ class ResultStore:
         return [k for (k,) in self.conn.execute(query, status)]
 
     def evals_frame(
-        self, status: Iterable[str] = ("done",), keys: list[str] | None = None
+        self, status: Iterable[str] = (DONE,), keys: list[str] | None = None
     ) -> pd.DataFrame:
         """One row per evaluation of the runs with the given statuses (and, if
         given, keys), joined with the run-level columns analysis needs."""

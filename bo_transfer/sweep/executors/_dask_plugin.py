@@ -1,8 +1,11 @@
-"""The Dask worker plugin, in its own module so the workers can import it."""
+"""The Dask worker plugin, in its own module: it subclasses a class of
+``distributed`` (an optional dependency), and workers import it by name."""
 
 from __future__ import annotations
 
 from distributed import WorkerPlugin
+
+from bo_transfer.sweep.executors.threads import set_single_thread
 
 
 class PinThreads(WorkerPlugin):
@@ -11,6 +14,4 @@ class PinThreads(WorkerPlugin):
     name = "bo-transfer-pin-threads"
 
     def setup(self, worker) -> None:
-        from bo_transfer.sweep.executors import set_single_thread
-
         set_single_thread()

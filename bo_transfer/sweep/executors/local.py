@@ -1,0 +1,75 @@
+"""The local executor: tasks in this process or in a pool of spawned workers."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from bo_transfer.sweep.executors.threads import THREAD_VARS, default_workers, set_single_thread
+from bo_transfer.sweep.plan import Task, run_task
+from bo_transfer.sweep.runner import RunResult
+
+
+class LocalExecutor:
+    """Runs tasks in this process (``workers=1``) or in a spawn-based process pool.
+
+    ``fork`` after torch has started its threads can deadlock, so workers are
+    spawned; the pool initializer pins each worker to one thread. At most
+    ``workers`` tasks are in flight, so a worker that dies (killed, out of
+    memory) takes only the tasks in flight with it; those are resubmitted
+    once, one at a time so a task that kills its worker cannot take others
+    along, and the runs of a task lost twice are recorded as failed.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or default_workers()
+
+    def describe(self) -> str:
+        return f"local, {self.workers} worker{'s' if self.workers > 1 else ''}"
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[RunResult]:
+        if self.workers <= 1 or len(tasks) <= 1:
+            set_single_thread()
+            for task in tasks:
+                yield from run_task(task)
+            return
+        for var in THREAD_VARS:  # inherited by the spawned workers before torch loads
+            os.environ.setdefault(var, "1")
+        lost: list[tuple[Task, BaseException]] = []
+        yield from self._windowed(deque(tasks), min(self.workers, len(tasks)), lost)
+        lost_twice: list[tuple[Task, BaseException]] = []
+        for task, _ in lost:
+            yield from self._windowed(deque([task]), 1, lost_twice)
+        for task, exc in lost_twice:
+            for spec in task.runs:
+                yield RunResult.lost(spec, "worker lost twice", exc)
+
+    @staticmethod
+    def _windowed(pending: deque, window: int, lost: list) -> Iterator[RunResult]:
+        """Run the tasks ``pending`` with at most ``window`` in flight, starting
+        a new pool whenever a worker death breaks the current one; append the
+        tasks lost with a worker to ``lost``."""
+        ctx = mp.get_context("spawn")
+        while pending:
+            with ProcessPoolExecutor(window, mp_context=ctx, initializer=set_single_thread) as pool:
+                in_flight: dict = {}
+                broken = False
+                while in_flight or (pending and not broken):
+                    while pending and not broken and len(in_flight) < window:
+                        task = pending.popleft()
+                        in_flight[pool.submit(run_task, task)] = task
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        task = in_flight.pop(future)
+                        try:
+                            yield from future.result()
+                        except BrokenProcessPool as exc:  # a worker died, not the run
+                            broken = True
+                            lost.append((task, exc))
+                        except Exception as exc:  # e.g. a result that does not unpickle
+                            for spec in task.runs:
+                                yield RunResult.lost(spec, "worker error", exc)

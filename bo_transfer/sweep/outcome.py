@@ -1,0 +1,61 @@
+"""How a run ends and what it survived: statuses, fault counters, error lines.
+
+One place for what every stage of a sweep says about a run: the runner and
+the block runner record into a :class:`~bo_transfer.sweep.runner.RunResult`
+with these helpers, executors use them for runs their worker lost, the driver
+sums the faults and the store keeps the status.
+"""
+
+from __future__ import annotations
+
+import traceback
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+#: A run that reached its budget.
+DONE = "done"
+#: A run that raised (stored with its error and traceback), or whose worker was lost.
+FAILED = "failed"
+STATUSES = (DONE, FAILED)
+
+#: Faults a run survives, counted in ``RunResult.metadata`` under these names and
+#: summed over the sweep in its closing summary (the text completes "N ...").
+FAULTS: dict[str, str] = {
+    "sobol_fallbacks": "iterations fell back to a Sobol point after a numerical failure",
+    "nonfinite_values": "objective values were not finite (imputed as the worst seen)",
+    "repaired_proposals": "proposals repeated an evaluated point and were redrawn",
+    "fit_jitter_retries": "GP fits failed and were retried with more jitter",
+    "fit_kept_previous": "GP fits failed twice and kept the previous hyperparameters",
+    "batch_fallbacks": "iterations of seed blocks took each seed's own step after a "
+    "numerical failure of the batched step",
+}
+
+#: Longest error line kept per fallback in a run's metadata.
+MAX_LINE = 300
+
+
+def error_line(exc: BaseException, prefix: str = "") -> str:
+    """``"[prefix: ]Type: message"``, first line only: how an error is shown and
+    stored everywhere (summary, store, fallback lists)."""
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return f"{prefix}: {text}" if prefix else text
+
+
+def full_traceback(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc))
+
+
+def count_warnings(caught: list[warnings.WarningMessage]) -> dict[str, int]:
+    """Warnings recorded during a run, counted by category name."""
+    return dict(Counter(w.category.__name__ for w in caught))
+
+
+@contextmanager
+def recording_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """Record every warning raised inside the block (none is shown), for
+    :func:`count_warnings`."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
