@@ -20,6 +20,19 @@ def _pearson(pair, k: int = 0) -> float:
     return float(np.corrcoef(pair.sources[k].reference_values.numpy(), t)[0, 1])
 
 
+def test_forrester_default_source_is_the_papers_low_fidelity_function():
+    """Forrester, Sobester, Keane (2007): f_low = A f + B (x - 0.5) - C with
+    A = 0.5, B = 10, C = -5, i.e. 0.5 f(x) + 10 (x - 0.5) + 5 (emukit's
+    forrester_low)."""
+    x = np.linspace(0.0, 1.0, 101)
+    high = (6 * x - 2) ** 2 * np.sin(12 * x - 4)
+    low = 0.5 * high + 10 * (x - 0.5) + 5
+    pair = get_pair("forrester")
+    X = torch.tensor(x, dtype=DTYPE).unsqueeze(-1)
+    np.testing.assert_allclose(pair.target(X).numpy(), high, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(pair.sources[0](X).numpy(), low, rtol=1e-12, atol=1e-12)
+
+
 def test_branin_target_is_branin_hoo_with_its_three_minimisers():
     pair = get_pair("branin")
     assert pair.target.optimal_value == pytest.approx(0.397887, abs=1e-6)
@@ -80,7 +93,7 @@ def test_shift_displaces_the_source_optimum_by_delta():
 def test_negate_accepts_any_registered_pair_and_nests():
     inner = get_pair("forrester")
     pair = get_pair("negate:pair=forrester")
-    assert pair.name == "negate:pair=forrester:a=0.5,b=10.0,c=5.0"
+    assert pair.name == "negate:pair=forrester:a=0.5,b=10.0,c=-5.0"
     assert _pearson(pair) == pytest.approx(-_pearson(inner))
     twice = get_pair("negate:pair=negate:pair=forrester")
     assert _pearson(twice) == pytest.approx(_pearson(inner))
