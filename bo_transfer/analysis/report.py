@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from bo_transfer import columns as C
 from bo_transfer.analysis import citations as cit
+from bo_transfer.analysis.diagnostics import pair_diagnostics
 from bo_transfer.analysis.figures import (
     method_colors,
     plot_critical_difference,
@@ -27,6 +28,13 @@ from bo_transfer.analysis.tables import to_csv, to_html, to_latex, to_markdown
 
 METRIC_WORDS = {"auc": "area under the log10-regret curve", "final": "final regret"}
 
+DIAGNOSTICS_CAPTION = (
+    "Per pair: d = the mean over its sources of diagnostic d, d_worst = its worst source "
+    "(least correlated, farthest optimum), both the median over the instances its runs used "
+    "(n_instances > 1 for instance=seed pairs); d_min and d_max: the range of the mean over "
+    "those instances."
+)
+
 
 @dataclass
 class Report:
@@ -36,7 +44,9 @@ class Report:
         table: the report table (final budget).
         at: budget -> the report table judged at that budget.
         methods: per-method IQM across pairs and mean rank.
-        diagnostics: one row per pair: family and alignment diagnostics.
+        diagnostics: one row per pair: family and alignment diagnostics (mean
+            over sources, worst source, range over instances; see
+            :func:`~bo_transfer.analysis.diagnostics.pair_diagnostics`).
         cd: the critical-difference analysis, or None (``cd_note`` says why).
         refs: the BibTeX of the methods and families in the table.
         caption: the table caption (plain text).
@@ -75,7 +85,9 @@ class Report:
         for budget, t in self.at.items():
             sections.append((f"At {budget} evaluations", to_html(t)))
         sections.append(("Methods across pairs", _frame_html(self.methods)))
-        sections.append(("Pair diagnostics", _frame_html(self.diagnostics)))
+        sections.append(
+            ("Pair diagnostics", _frame_html(self.diagnostics) + _p(DIAGNOSTICS_CAPTION))
+        )
         if self.cd is None:
             sections.append(("Critical difference", _p(self.cd_note)))
         refs = "".join(
@@ -132,12 +144,6 @@ def _p(text: str) -> str:
 
 def _frame_html(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, classes="report", float_format=lambda v: f"{v:.3g}")
-
-
-def pair_diagnostics(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per pair: family and the stored alignment diagnostics."""
-    cols = [c for c in ("n_sources", "pearson", "spearman", "optimum_distance") if c in df]
-    return df.groupby(C.PAIR, sort=True)[[C.FAMILY, *cols]].first().reset_index()
 
 
 def power_note(table: pd.DataFrame, alpha: float = ALPHA) -> str:
@@ -224,7 +230,9 @@ def build_report(
             "Transfer gain vs correlation",
             f"Gain = minus the median paired difference of log10 regret ({METRIC_WORDS[metric]}) "
             f"vs {baseline}; above 0 transfer helped, below 0 it hurt. Filled markers: "
-            f"significant verdicts.",
+            f"significant verdicts. Correlation: the mean over a pair's sources (and, when a "
+            f"pair has several, its worst source in a second panel), the median over the "
+            f"instances of an instance=seed pair.",
             plot_transfer_gain(table, diagnostics, colors=colors),
         )
     cd, cd_note = None, ""

@@ -46,6 +46,8 @@ class SweepSummary:
             "fit_kept_previous": "GP fits failed twice and kept the previous hyperparameters",
             "batch_fallbacks": "iterations of seed blocks took each seed's own step after a "
             "numerical failure of the batched step",
+            "below_optimum": "runs evaluated below their pair's certified optimum (regret is "
+            "measured from the best value seen)",
         }
         for key, text in labels.items():
             if self.faults[key]:
@@ -105,6 +107,7 @@ def run_sweep(
                 "batch_fallbacks",
             ):
                 summary.faults[key] += result.metadata.get(key, 0)
+            summary.faults["below_optimum"] += "below_optimum" in result.metadata
             if result.status == "done":
                 summary.done += 1
             else:

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS runs (
     traceback TEXT NOT NULL,
     optimal_value REAL,
     value_range REAL,
-    n_sources INTEGER,             -- alignment diagnostics of the pair (first source)
+    n_sources INTEGER,             -- alignment diagnostics of the pair (first source;
+                                   -- every source's: metadata.source_diagnostics)
     pearson REAL,
     spearman REAL,
     optimum_distance REAL,
@@ -249,6 +250,29 @@ class ResultStore:
             ORDER BY r.pair, r.method, r.seed, e.iteration
         """
         return pd.read_sql_query(query, self.conn, params=status + tuple(keys or ()))
+
+    def run_details(self) -> pd.DataFrame:
+        """One row per finished run: ``run_key``, ``pair``, ``pair_instance``
+        (the concrete pair it ran: ``pair`` itself unless the name has
+        ``instance=seed``), ``optimal_value`` (certified) and ``value_range``
+        of that instance, ``min_y`` (the run's lowest finite value) and
+        ``source_diagnostics`` (JSON: every source's diagnostics). Runs stored
+        before these were recorded give ``pair``, and the first source's
+        columns as the list when they had one source (NULL otherwise)."""
+        query = """
+            SELECT r.key AS run_key, r.pair,
+                   COALESCE(json_extract(r.metadata, '$.pair_instance'), r.pair) AS pair_instance,
+                   r.optimal_value, r.value_range,
+                   (SELECT MIN(e.y) FROM evals e WHERE e.run_key = r.key) AS min_y,
+                   COALESCE(
+                       json_extract(r.metadata, '$.source_diagnostics'),
+                       CASE WHEN r.n_sources = 1 THEN json_array(json_object(
+                           'pearson', r.pearson, 'spearman', r.spearman,
+                           'optimum_distance', r.optimum_distance)) END
+                   ) AS source_diagnostics
+            FROM runs r WHERE r.status = 'done'
+        """
+        return pd.read_sql_query(query, self.conn)
 
 
 def _finite_or_none(v: Any) -> float | None:
