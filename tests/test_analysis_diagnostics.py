@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -36,9 +34,23 @@ def test_a_run_stores_every_sources_diagnostics_and_the_export_summarises_them(t
     assert df["pearson_mean"].iloc[0] == pytest.approx(0.0, abs=0.02)
 
 
+def test_runs_stored_before_per_source_diagnostics_or_with_nan_in_metadata_load(tmp_path):
+    """Older runs lack pair_instance and source_diagnostics: a one-source run's
+    contract columns stand in. A NaN in a method's trace does not break loading."""
+    result = run_one(RunSpec("forrester", "random", 0, budget=3, n_init=3, n_source=4))
+    del result.metadata["pair_instance"], result.metadata["source_diagnostics"]
+    result.metadata["trace"] = {"weight": [float("nan")]}
+    with ResultStore(tmp_path, create=True) as store:
+        store.put(result, family="forrester")
+    df = load_results(tmp_path)
+    assert (df[C.PAIR_INSTANCE] == df[C.PAIR]).all()
+    assert (df["pearson_mean"] == df["pearson"]).all()
+    assert (df["pearson_worst"] == df["pearson"]).all()
+
+
 def test_source_summaries_of_unknown_diagnostics_are_missing():
     frame = source_summaries(
-        pd.Series([json.dumps([{"pearson": 0.5, "spearman": 0.4, "optimum_distance": 0.1}]), None])
+        pd.Series([[{"pearson": 0.5, "spearman": 0.4, "optimum_distance": 0.1}], None])
     )
     assert frame.loc[0, "pearson_mean"] == frame.loc[0, "pearson_worst"] == 0.5
     assert frame.loc[1].isna().all()

@@ -12,8 +12,6 @@ instances; its diagnostics are summarised over the instances its runs used.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
@@ -31,16 +29,16 @@ def source_summaries(source_diagnostics: pd.Series) -> pd.DataFrame:
     """Mean over sources and worst source of each diagnostic, per run.
 
     Args:
-        source_diagnostics: per run, the JSON list of every source's
-            diagnostics (``ResultStore.run_details``); NULL where unknown.
+        source_diagnostics: per run, the list of every source's diagnostics
+            (dicts, as ``ResultStore.run_details`` gives); None where unknown.
 
     Returns:
         One row per entry of ``source_diagnostics`` (same index) with the
         columns of :data:`SUMMARY_COLUMNS` (NaN where unknown).
     """
     rows = []
-    for text in source_diagnostics:
-        sources = json.loads(text) if isinstance(text, str) else []
+    for sources in source_diagnostics:
+        sources = sources if isinstance(sources, list) else []
         row = {}
         for d in DIAGNOSTICS:
             values = np.array([s[d] for s in sources if s.get(d) is not None], dtype=float)

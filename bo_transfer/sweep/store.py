@@ -256,23 +256,40 @@ class ResultStore:
         (the concrete pair it ran: ``pair`` itself unless the name has
         ``instance=seed``), ``optimal_value`` (certified) and ``value_range``
         of that instance, ``min_y`` (the run's lowest finite value) and
-        ``source_diagnostics`` (JSON: every source's diagnostics). Runs stored
-        before these were recorded give ``pair``, and the first source's
-        columns as the list when they had one source (NULL otherwise)."""
+        ``source_diagnostics`` (every source's diagnostics, a list of dicts).
+        Runs stored before these were recorded give ``pair``, and the first
+        source's columns as the list when they had one source (None otherwise).
+
+        The metadata is parsed here, not with SQLite's JSON functions: it may
+        hold NaN (a method's trace), which they reject.
+        """
         query = """
-            SELECT r.key AS run_key, r.pair,
-                   COALESCE(json_extract(r.metadata, '$.pair_instance'), r.pair) AS pair_instance,
-                   r.optimal_value, r.value_range,
-                   (SELECT MIN(e.y) FROM evals e WHERE e.run_key = r.key) AS min_y,
-                   COALESCE(
-                       json_extract(r.metadata, '$.source_diagnostics'),
-                       CASE WHEN r.n_sources = 1 THEN json_array(json_object(
-                           'pearson', r.pearson, 'spearman', r.spearman,
-                           'optimum_distance', r.optimum_distance)) END
-                   ) AS source_diagnostics
+            SELECT r.key, r.pair, r.optimal_value, r.value_range, r.metadata, r.n_sources,
+                   r.pearson, r.spearman, r.optimum_distance,
+                   (SELECT MIN(e.y) FROM evals e WHERE e.run_key = r.key)
             FROM runs r WHERE r.status = 'done'
         """
-        return pd.read_sql_query(query, self.conn)
+        rows = []
+        for key, pair, opt, value_range, metadata, n_sources, *first, min_y in self.conn.execute(
+            query
+        ):
+            meta = json.loads(metadata)
+            sources = meta.get("source_diagnostics")
+            if sources is None and n_sources == 1:
+                sources = [dict(zip(("pearson", "spearman", "optimum_distance"), first))]
+            rows.append(
+                {
+                    "run_key": key,
+                    "pair": pair,
+                    "pair_instance": meta.get("pair_instance", pair),
+                    "optimal_value": opt,
+                    "value_range": value_range,
+                    "min_y": min_y,
+                    "source_diagnostics": sources,
+                }
+            )
+        columns = ["run_key", "pair", "pair_instance", "optimal_value", "value_range", "min_y"]
+        return pd.DataFrame(rows, columns=[*columns, "source_diagnostics"])
 
 
 def _finite_or_none(v: Any) -> float | None:
