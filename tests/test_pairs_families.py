@@ -145,6 +145,15 @@ def test_shift_displaces_the_source_optimum_by_delta():
     assert pair.diagnostics[0]["optimum_distance"] == pytest.approx(0.15, abs=0.01)
 
 
+@pytest.mark.parametrize("instance", range(4))
+def test_shifted_branin_is_delta_from_the_nearest_of_its_minimisers(instance):
+    """Both Branin copies have several global minimisers; the shifted copy of
+    one of the target's lies delta from it, whichever the search found first."""
+    pair = get_pair(f"shift:base=branin,delta=0.1,instance={instance}")
+    assert len(pair.sources[0].optimum.points) >= 2
+    assert pair.diagnostics[0]["optimum_distance"] == pytest.approx(0.1, abs=1e-6)
+
+
 def test_negate_accepts_any_registered_pair_and_nests():
     inner = get_pair("forrester")
     pair = get_pair("negate:pair=forrester")
