@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from bo_transfer import columns as C
+from bo_transfer.problems.pair import DIAGNOSTICS
 
-DIAGNOSTICS = ("pearson", "spearman", "optimum_distance")
 #: How the worst source is picked for each diagnostic.
 WORST = {"pearson": np.min, "spearman": np.min, "optimum_distance": np.max}
 
