@@ -48,25 +48,27 @@ def cmd_list(args: argparse.Namespace) -> int:
         _emit(rows, ["name", "summary", "citation"], args.format)
         return EXIT_OK
     from bo_transfer.problems import FAMILIES, get_pair
+    from bo_transfer.problems.pair import DIAGNOSTICS, canonical_pair_name, instance_diagnostics
 
     # One row per source (contract: multi-source pairs list each source's
-    # diagnostics; ``source`` numbers them).
+    # diagnostics; ``source`` numbers them). An instance=seed pair's values are
+    # medians over the instances of seeds 0-9 (``instances``), with their range
+    # in the csv and json formats (``pearson_min``, ``pearson_max``, ...).
     rows = []
     for family_name in FAMILIES.names():
         family = FAMILIES.get(family_name)
         for example in family.examples:
             pair = get_pair(example)
-            for k, d in enumerate(pair.diagnostics):
+            for k, d in enumerate(instance_diagnostics(example)):
                 rows.append(
                     {
-                        "name": pair.name,
+                        "name": canonical_pair_name(example),
                         "family": family_name,
                         "dim": pair.dim,
                         "n_sources": len(pair.sources),
                         "source": k,
-                        "pearson": round(d["pearson"], 3),
-                        "spearman": round(d["spearman"], 3),
-                        "optimum_distance": round(d["optimum_distance"], 3),
+                        "instances": d["instances"],
+                        **{key: round(v, 3) for key, v in d.items() if key != "instances"},
                         "citation": family.citation,
                     }
                 )
@@ -79,27 +81,42 @@ def cmd_list(args: argparse.Namespace) -> int:
         "pearson",
         "spearman",
         "optimum_distance",
+        "instances",
         "citation",
     ]
+    if args.format != "table":
+        columns += [f"{d}_{b}" for d in DIAGNOSTICS for b in ("min", "max")]
     _emit(rows, columns, args.format)
     return EXIT_OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from bo_transfer.problems import get_pair
+    from bo_transfer.problems.pair import (
+        DIAGNOSTICS,
+        canonical_pair_name,
+        instance_diagnostics,
+        is_seeded,
+    )
     from bo_transfer.problems.plot import plot_pair
 
-    pair = get_pair(args.pair)
-    for k, d in enumerate(pair.diagnostics):
+    pair = get_pair(args.pair)  # instance 0 of an instance=seed pair
+    name, note = canonical_pair_name(args.pair), ""
+    if is_seeded(name):
+        note = f"instance=seed: drawing instance 0 ({pair.name})"
+        print(f"{name}: {note}; diagnostics over the instances of seeds 0-9, median [min, max]")
+    for k, d in enumerate(instance_diagnostics(name)):
+        spread = {key: f" [{d[key + '_min']:.3f}, {d[key + '_max']:.3f}]" for key in DIAGNOSTICS}
+        values = {key: f"{d[key]:.3f}" + (spread[key] if note else "") for key in DIAGNOSTICS}
         print(
-            f"{pair.name} source {k}: pearson {d['pearson']:.3f}, spearman {d['spearman']:.3f}, "
-            f"optimum distance {d['optimum_distance']:.3f}; target optimum "
+            f"{name} source {k}: pearson {values['pearson']}, spearman {values['spearman']}, "
+            f"optimum distance {values['optimum_distance']}; target optimum "
             f"{pair.target.optimal_value:.6g} ({pair.target.optimum.how})"
         )
-    default = "".join(c if c.isalnum() or c in "=.-" else "_" for c in pair.name)
+    default = "".join(c if c.isalnum() or c in "=.-" else "_" for c in name)
     out = Path(args.out or f"{default}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
-    plot_pair(pair).savefig(out, dpi=120)
+    plot_pair(pair, note).savefig(out, dpi=120)
     print(f"wrote {out}")
     return EXIT_OK
 

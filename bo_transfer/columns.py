@@ -16,6 +16,10 @@ LOG_REGRET = "log10_normalized_regret"
 ELAPSED_S = "elapsed_s"
 RUN_KEY = "run_key"
 OPTIMAL_VALUE = "optimal_value"
+#: The concrete pair a run used (differs from ``pair`` for ``instance=seed`` names).
+PAIR_INSTANCE = "pair_instance"
+#: The certified optimum; ``optimal_value`` is the lower of it and the best value seen.
+CERTIFIED_OPTIMAL_VALUE = "certified_optimal_value"
 #: Extra analysis measure (not an export contract column): regret over the median
 #: regret of ``random`` on the same pair at the same iteration (1 = random search).
 RANDOM_NORMALIZED_REGRET = "random_normalized_regret"

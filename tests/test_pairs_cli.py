@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pandas as pd
 
 from bo_transfer.cli import main
-from bo_transfer.problems import FAMILIES
+from bo_transfer.problems import FAMILIES, get_pair
 
 
 def test_list_pairs_csv_has_one_row_per_source_of_every_example(capsys):
@@ -29,6 +30,27 @@ def test_list_pairs_csv_has_one_row_per_source_of_every_example(capsys):
     two = df[df["name"] == "gp:rho=0.9;-0.9,dim=3,lengthscale=0.2,instance=0"]
     assert two["pearson"].round(2).tolist() == [0.9, -0.9]
     assert df["citation"].notna().all()
+    # An instance=seed example: medians and ranges over the instances of seeds 0-9.
+    (seeded,) = df[df["name"] == "gp:rho=0.9,dim=2,lengthscale=0.2,instance=seed"].itertuples()
+    distances = [
+        get_pair("gp:rho=0.9,dim=2,instance=seed", s).diagnostics[0]["optimum_distance"]
+        for s in range(10)
+    ]
+    assert seeded.instances == "0-9"
+    assert seeded.optimum_distance == round(float(np.median(distances)), 3)
+    assert (seeded.optimum_distance_min, seeded.optimum_distance_max) == (
+        round(min(distances), 3),
+        round(max(distances), 3),
+    )
+
+
+def test_show_of_an_instance_seed_pair_draws_instance_0_and_says_so(tmp_path, capsys):
+    out = tmp_path / "g.png"
+    assert main(["show", "gp:rho=0.9,dim=2,instance=seed", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "drawing instance 0 (gp:rho=0.9,dim=2,lengthscale=0.2,instance=0)" in text
+    assert "diagnostics over the instances of seeds 0-9, median [min, max]" in text
+    assert out.stat().st_size > 10_000
 
 
 def test_show_draws_a_higher_dimensional_pair_as_a_scatter(tmp_path, capsys):

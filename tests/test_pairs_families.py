@@ -20,6 +20,19 @@ def _pearson(pair, k: int = 0) -> float:
     return float(np.corrcoef(pair.sources[k].reference_values.numpy(), t)[0, 1])
 
 
+def test_forrester_default_source_is_the_papers_low_fidelity_function():
+    """Forrester, Sobester, Keane (2007): f_low = A f + B (x - 0.5) - C with
+    A = 0.5, B = 10, C = -5, i.e. 0.5 f(x) + 10 (x - 0.5) + 5 (emukit's
+    forrester_low)."""
+    x = np.linspace(0.0, 1.0, 101)
+    high = (6 * x - 2) ** 2 * np.sin(12 * x - 4)
+    low = 0.5 * high + 10 * (x - 0.5) + 5
+    pair = get_pair("forrester")
+    X = torch.tensor(x, dtype=DTYPE).unsqueeze(-1)
+    np.testing.assert_allclose(pair.target(X).numpy(), high, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(pair.sources[0](X).numpy(), low, rtol=1e-12, atol=1e-12)
+
+
 def test_branin_target_is_branin_hoo_with_its_three_minimisers():
     pair = get_pair("branin")
     assert pair.target.optimal_value == pytest.approx(0.397887, abs=1e-6)
@@ -39,9 +52,64 @@ def test_branin_sources_are_drawn_from_the_literature_ranges_and_sign_negates():
     assert not torch.equal(other.sources[0](X), pair.sources[0](X))
 
 
-@pytest.mark.parametrize("dim, value", [(3, -3.86278), (6, -3.32237)])
-def test_hartmann_optima_match_the_literature(dim, value):
-    assert get_pair(f"hartmann:dim={dim}").target.optimal_value == pytest.approx(value, abs=1e-4)
+def _unit(points, bounds) -> np.ndarray:
+    lo, hi = np.array(bounds, dtype=float).T
+    return (np.asarray(points, dtype=float) - lo) / (hi - lo)
+
+
+def test_branin_optimum_lists_botorchs_three_optimizers():
+    from botorch.test_functions.synthetic import Branin
+
+    reference = Branin()
+    expected = _unit(reference.optimizers.numpy(), reference._bounds)
+    opt = get_pair("branin").target.optimum
+    assert len(opt.points) == 3
+    np.testing.assert_allclose(np.array(opt.points), expected, atol=1e-6)
+    assert opt.value == pytest.approx(reference.optimal_value, abs=1e-6)
+    X = torch.tensor(opt.points, dtype=DTYPE)
+    np.testing.assert_allclose(branin(X).numpy(), reference(reference.optimizers).numpy())
+
+
+def test_optimum_distance_goes_to_the_nearest_of_several_minimisers():
+    """A source whose minimum sits 0.061 from Branin's third minimiser is 0.061
+    from the target's optimum, not its distance to the first minimiser."""
+    from botorch.test_functions.synthetic import Branin
+
+    from bo_transfer.problems import FAMILIES, register_pair
+    from bo_transfer.problems.branin import branin_problem
+
+    reference = Branin()
+    minimisers = _unit(reference.optimizers.numpy(), reference._bounds)
+    centre = minimisers[2] + np.array([-0.061, 0.0])
+    bowl = torch.tensor(centre, dtype=DTYPE)
+    register_pair(
+        "branin-nearest-test",
+        target=branin_problem(),
+        sources=[lambda X: ((X - bowl) ** 2).sum(-1)],
+        dim=2,
+    )
+    try:
+        d = get_pair("branin-nearest-test").diagnostics[0]["optimum_distance"]
+    finally:
+        FAMILIES._items.pop("branin-nearest-test")
+    nearest = np.linalg.norm(minimisers - centre, axis=1).min()
+    assert nearest == pytest.approx(0.061, abs=1e-6)
+    assert d == pytest.approx(nearest, abs=1e-4)
+
+
+@pytest.mark.parametrize("dim", [3, 6])
+def test_hartmann_matches_botorchs_function_and_optimizers(dim):
+    from botorch.test_functions.synthetic import Hartmann
+
+    reference = Hartmann(dim=dim)
+    pair = get_pair(f"hartmann:dim={dim}")
+    X = reference_points(dim)[:64]
+    # BoTorch keeps its constants in float32 buffers: agreement to 1e-7, not 1e-12.
+    np.testing.assert_allclose(pair.target(X).numpy(), reference(X).numpy(), atol=1e-6)
+    opt = pair.target.optimum
+    assert len(opt.points) == len(reference.optimizers) == 1
+    np.testing.assert_allclose(np.array(opt.points), reference.optimizers.numpy(), atol=1e-9)
+    assert opt.value == pytest.approx(reference.optimal_value, abs=1e-5)
 
 
 def test_hartmann_shift_lowers_correlation_and_moves_the_source_optimum():
@@ -77,10 +145,19 @@ def test_shift_displaces_the_source_optimum_by_delta():
     assert pair.diagnostics[0]["optimum_distance"] == pytest.approx(0.15, abs=0.01)
 
 
+@pytest.mark.parametrize("instance", range(4))
+def test_shifted_branin_is_delta_from_the_nearest_of_its_minimisers(instance):
+    """Both Branin copies have several global minimisers; the shifted copy of
+    one of the target's lies delta from it, whichever the search found first."""
+    pair = get_pair(f"shift:base=branin,delta=0.1,instance={instance}")
+    assert len(pair.sources[0].optimum.points) >= 2
+    assert pair.diagnostics[0]["optimum_distance"] == pytest.approx(0.1, abs=1e-6)
+
+
 def test_negate_accepts_any_registered_pair_and_nests():
     inner = get_pair("forrester")
     pair = get_pair("negate:pair=forrester")
-    assert pair.name == "negate:pair=forrester:a=0.5,b=10.0,c=5.0"
+    assert pair.name == "negate:pair=forrester:a=0.5,b=10.0,c=-5.0"
     assert _pearson(pair) == pytest.approx(-_pearson(inner))
     twice = get_pair("negate:pair=negate:pair=forrester")
     assert _pearson(twice) == pytest.approx(_pearson(inner))

@@ -19,8 +19,9 @@ gp_names = st.builds(
     ),
     rhos,
     st.integers(1, 6),
-    st.sampled_from([0.1, 0.2, 0.5]),
-    st.integers(0, 50),
+    # At least 0.2: rougher samples in 6-D are refused (too many basins to certify).
+    st.sampled_from([0.2, 0.5, 1.0]),
+    st.one_of(st.integers(0, 50), st.just("seed")),
     st.permutations(range(4)),
 )
 

@@ -13,7 +13,7 @@ def test_canonical_name_lists_every_parameter_in_fixed_order():
     assert (
         canonical_pair_name("gp:dim=3,rho=-0.9") == "gp:rho=-0.9,dim=3,lengthscale=0.2,instance=0"
     )
-    assert canonical_pair_name("forrester") == "forrester:a=0.5,b=10.0,c=5.0"
+    assert canonical_pair_name("forrester") == "forrester:a=0.5,b=10.0,c=-5.0"
     assert canonical_pair_name(canonical_pair_name("gp:rho=1")) == canonical_pair_name("gp:rho=1")
 
 

@@ -22,7 +22,7 @@ def test_environment_variable_chooses_the_directory(cache_dir):
 
 
 def test_second_build_reads_the_optimum_from_disk_without_certifying(cache_dir, monkeypatch):
-    name = "forrester:a=0.5,b=10.0,c=5.0"
+    name = "forrester:a=0.5,b=10.0,c=-5.0"
     first = _build_pair.__wrapped__(name).target.optimum
     assert list((cache_dir / "optima").glob("*.json"))
 
@@ -35,7 +35,7 @@ def test_second_build_reads_the_optimum_from_disk_without_certifying(cache_dir, 
 
 
 def test_a_corrupt_or_foreign_entry_is_a_miss(cache_dir):
-    key = "forrester:a=0.5,b=10.0,c=5.0#target@forrester-v1"
+    key = "forrester:a=0.5,b=10.0,c=-5.0#target@forrester-v2"
     cache.store_optimum(key, 1.0, (0.5,), "test")
     path = next((cache_dir / "optima").glob("*.json"))
     assert cache.load_optimum(key)["value"] == 1.0

@@ -76,7 +76,10 @@ def plot_transfer_gain(
     Args:
         table: the report table of :func:`~bo_transfer.analysis.summarize`
             (``pair, method, effect, verdict``).
-        diagnostics: one row per pair with ``pair`` and ``correlation``.
+        diagnostics: one row per pair (:func:`~bo_transfer.analysis.diagnostics.pair_diagnostics`):
+            ``pair``, ``correlation`` (the mean over the pair's sources) and,
+            optionally, ``<correlation>_worst`` (its least correlated source)
+            and ``n_sources``.
         correlation: ``pearson`` or ``spearman``.
         colors: method -> color.
 
@@ -86,31 +89,40 @@ def plot_transfer_gain(
     it hurt (negative transfer). Filled markers are significant verdicts
     (positive or negative, Holm-corrected), hollow ones the rest.
     Pairs with the same correlation (e.g. several instances) share one point:
-    the median gain, filled when most of their verdicts are significant.
+    the median gain, filled when most of their verdicts are significant. A pair
+    with ``instance=seed`` sits at the median over its instances. When some
+    pair has several sources, a second panel places each pair at its worst
+    source instead of the mean over sources (``gp:rho=0.9;-0.9`` is at 0.0 in
+    the first panel, at -0.9 in the second; a one-source pair at the same place
+    in both).
     """
+    worst = f"{correlation}_worst"
+    multi = "n_sources" in diagnostics and (diagnostics["n_sources"] > 1).any()
+    panels = [(correlation, "mean over sources" if multi else "")]
+    if multi and worst in diagnostics:
+        panels.append((worst, "worst source"))
     rows = table[table["verdict"] != "baseline"].merge(
-        diagnostics[[C.PAIR, correlation]], on=C.PAIR
+        diagnostics[[C.PAIR, *(col for col, _ in panels)]], on=C.PAIR
     )
     colors = colors if colors is not None else method_colors(list(table[C.METHOD].unique()))
-    fig = Figure(figsize=(5.5, 3.8), layout="constrained")
-    ax = fig.subplots()
-    ax.axhline(0.0, color="0.3", lw=1, ls="--")
-    for method, g in rows.groupby(C.METHOD, sort=True):
-        g = g.groupby(correlation, as_index=False).agg(
-            gain=("effect", lambda e: -e.median()),
-            sig=("verdict", lambda v: v.isin(("positive", "negative")).mean() >= 0.5),
-        )
-        color = colors[method]
-        ax.plot(g[correlation], g["gain"], color=color, label=method, marker="none")
-        sig = g["sig"].to_numpy(bool)
-        ax.scatter(g[correlation][sig], g["gain"][sig], color=color, zorder=3)
-        ax.scatter(
-            g[correlation][~sig], g["gain"][~sig], facecolor="white", edgecolor=color, zorder=3
-        )
-    ax.set_xlabel(f"source-target correlation ({correlation})")
-    ax.set_ylabel("transfer gain (log10 regret, vs baseline)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    fig = Figure(figsize=(5.5 * len(panels), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (x, what) in zip(axes, panels):
+        ax.axhline(0.0, color="0.3", lw=1, ls="--")
+        for method, g in rows.groupby(C.METHOD, sort=True):
+            g = g.groupby(x, as_index=False).agg(
+                gain=("effect", lambda e: -e.median()),
+                sig=("verdict", lambda v: v.isin(("positive", "negative")).mean() >= 0.5),
+            )
+            color = colors[method]
+            ax.plot(g[x], g["gain"], color=color, label=method, marker="none")
+            sig = g["sig"].to_numpy(bool)
+            ax.scatter(g[x][sig], g["gain"][sig], color=color, zorder=3)
+            ax.scatter(g[x][~sig], g["gain"][~sig], facecolor="white", edgecolor=color, zorder=3)
+        ax.set_xlabel(f"source-target correlation ({correlation}{', ' + what if what else ''})")
+        ax.set_ylabel("transfer gain (log10 regret, vs baseline)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
     return fig
 
 

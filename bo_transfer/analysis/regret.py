@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from bo_transfer import columns as C
+from bo_transfer.analysis.diagnostics import SUMMARY_COLUMNS, source_summaries
+from bo_transfer.problems.base import ROUNDING, BelowOptimumWarning
 from bo_transfer.sweep.store import ResultStore
 
 #: Floor applied to normalized regret before taking log10. Regret is exactly 0
@@ -22,31 +25,92 @@ def add_regret(raw: pd.DataFrame) -> pd.DataFrame:
     """Add ``best_y``, ``regret``, ``normalized_regret`` and log10 normalized regret.
 
     ``raw`` has one row per evaluation with ``run_key``, ``iteration``, ``y``,
-    ``optimal_value`` and ``value_range``. A failed evaluation (non-finite
-    ``y``, stored as NaN) is charged, not skipped: it counts as the worse of
-    the worst finite value the run observed and the top of the target's range
-    (``optimal_value + value_range``, normalized regret 1). So it never becomes
-    the best point, it spends its evaluation, and the evaluations before a
-    run's first finite value have that charge as their best value instead of no
-    value at all (which would drop them from the AUC's mean and flatter the
-    run). ``y`` itself stays NaN. ``regret = best_y - optimal_value`` is clipped
-    at 0: the optimum is certified by search, and a run may match it to
-    rounding.
+    ``optimal_value`` (the certified optimum of the run's pair instance) and
+    ``value_range``; optionally ``pair_instance`` (the concrete pair the run
+    used; default ``pair``, else the run alone) and ``best_seen`` (the lowest
+    value any run of that pair instance evaluated; default: over ``raw``, while
+    :func:`load_results` and :func:`iter_results` take it over the whole
+    store).
+
+    ``regret = best_y - optimal_value`` where ``optimal_value`` becomes the
+    lower of the certified optimum and the best value seen on the pair
+    instance, so regret is never negative and every method on a pair instance
+    is measured from the same value; ``certified_optimal_value`` keeps the
+    certified one. A pair instance evaluated below its certified optimum by
+    more than rounding triggers one :class:`BelowOptimumWarning` (the run's
+    ``metadata["below_optimum"]`` records where).
+
+    A failed evaluation (non-finite ``y``, stored as NaN) is charged, not
+    skipped: it counts as the worse of the worst finite value the run observed
+    and the top of the target's range (``optimal_value + value_range``,
+    normalized regret 1). So it never becomes the best point, it spends its
+    evaluation, and the evaluations before a run's first finite value have that
+    charge as their best value instead of no value at all (which would drop
+    them from the AUC's mean and flatter the run). ``y`` itself stays NaN.
     """
     df = raw.sort_values([C.RUN_KEY, C.ITERATION]).reset_index(drop=True)
     y = df[C.Y].astype(float)
     finite = y.where(np.isfinite(y))
+    if BEST_SEEN in df:
+        seen = df.pop(BEST_SEEN)
+    else:
+        instance = df[next((c for c in (C.PAIR_INSTANCE, C.PAIR) if c in df), C.RUN_KEY)]
+        seen = finite.groupby(instance).transform("min")
+        warn_below_optimum(instance, seen, df[C.OPTIMAL_VALUE], df["value_range"])
+    df[C.CERTIFIED_OPTIMAL_VALUE] = df[C.OPTIMAL_VALUE]
+    df[C.OPTIMAL_VALUE] = np.fmin(df[C.OPTIMAL_VALUE], seen)
     top = df[C.OPTIMAL_VALUE] + df["value_range"]
     charge = np.fmax(finite.groupby(df[C.RUN_KEY]).transform("max"), top)
     df[C.BEST_Y] = finite.fillna(charge).groupby(df[C.RUN_KEY]).cummin()
-    df[C.REGRET] = (df[C.BEST_Y] - df[C.OPTIMAL_VALUE]).clip(lower=0.0)
+    df[C.REGRET] = df[C.BEST_Y] - df[C.OPTIMAL_VALUE]
     df[C.NORMALIZED_REGRET] = df[C.REGRET] / df["value_range"]
     df[C.LOG_REGRET] = np.log10(df[C.NORMALIZED_REGRET].clip(lower=REGRET_FLOOR))
     return df
 
 
-def _tidy(raw: pd.DataFrame) -> pd.DataFrame:
-    df = add_regret(raw)
+#: Column of the lowest value seen on a run's pair instance (input of add_regret).
+BEST_SEEN = "best_seen"
+
+
+def warn_below_optimum(
+    instance: pd.Series, seen: pd.Series, certified: pd.Series, value_range: pd.Series
+) -> None:
+    """One :class:`BelowOptimumWarning` naming the pair instances whose best
+    value seen lies below the certified optimum by more than rounding."""
+    gap = (certified - seen) / value_range
+    below = gap > ROUNDING
+    if not below.any():
+        return
+    worst = gap[below].groupby(instance[below]).max().sort_values(ascending=False)
+    warnings.warn(
+        f"{len(worst)} pair instance(s) evaluated below the certified optimum (largest gap "
+        f"{worst.iloc[0]:.3g} of the value range, on {worst.index[0]}); regret is measured "
+        "from the best value seen",
+        BelowOptimumWarning,
+        stacklevel=3,
+    )
+
+
+def _run_columns(details: pd.DataFrame) -> pd.DataFrame:
+    """Per run (index ``run_key``): its pair instance, the best value seen on
+    that instance over every run of ``details`` (warned about once), and the
+    source summaries of :mod:`~bo_transfer.analysis.diagnostics`."""
+    instance = details[C.PAIR_INSTANCE]
+    seen = details["min_y"].groupby(instance).transform("min")
+    warn_below_optimum(instance, seen, details[C.OPTIMAL_VALUE], details["value_range"])
+    out = pd.concat(
+        [
+            pd.DataFrame({C.PAIR_INSTANCE: instance, BEST_SEEN: seen}),
+            source_summaries(details["source_diagnostics"]),
+        ],
+        axis=1,
+    )
+    out.index = details[C.RUN_KEY]
+    return out
+
+
+def _tidy(raw: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    df = add_regret(raw.join(runs, on=C.RUN_KEY))
     first = C.EXPORT_COLUMNS + [C.LOG_REGRET, C.ELAPSED_S, "x"]
     rest = [c for c in df.columns if c not in first]
     return df[first + rest].sort_values([C.PAIR, C.METHOD, C.SEED, C.ITERATION], ignore_index=True)
@@ -56,18 +120,23 @@ def iter_results(directory: str | Path, runs_per_chunk: int = 2000) -> Iterator[
     """The tidy table of :func:`load_results` in chunks of whole runs, so an
     export of a large store never holds it all in memory."""
     with ResultStore(directory) as store:
+        runs = _run_columns(store.run_details())
         keys = store.run_keys()
         for start in range(0, len(keys), runs_per_chunk):
-            yield _tidy(store.evals_frame(keys=keys[start : start + runs_per_chunk]))
+            yield _tidy(store.evals_frame(keys=keys[start : start + runs_per_chunk]), runs)
 
 
 def load_results(directory: str | Path) -> pd.DataFrame:
     """The tidy table of a sweep directory: one row per (finished run, iteration),
     contract columns first (``pair, family, method, seed, iteration, y, best_y,
     regret, normalized_regret``), then ``elapsed_s``, ``x`` (JSON) and run-level
-    columns."""
+    columns: ``pair_instance`` (the concrete pair of an ``instance=seed`` run),
+    ``certified_optimal_value``, the first source's diagnostics (``pearson``,
+    ``spearman``, ``optimum_distance``) and their mean over sources and worst
+    source (``pearson_mean``, ``pearson_worst``, ...; see
+    :mod:`~bo_transfer.analysis.diagnostics`)."""
     with ResultStore(directory) as store:
-        return _tidy(store.evals_frame())
+        return _tidy(store.evals_frame(), _run_columns(store.run_details()))
 
 
 def load_failed(directory: str | Path) -> pd.DataFrame:
@@ -115,12 +184,14 @@ def run_metrics(df: pd.DataFrame, budget: int | None = None) -> pd.DataFrame:
 #: Run-level columns of the tidy table that ``run_metrics`` carries along.
 RUN_LEVEL_COLUMNS = (
     C.FAMILY,
+    C.PAIR_INSTANCE,
     "method_name",
     "budget",
     "n_sources",
     "pearson",
     "spearman",
     "optimum_distance",
+    *SUMMARY_COLUMNS,
 )
 
 

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from bo_transfer import columns as C
 from bo_transfer.analysis import citations as cit
+from bo_transfer.analysis.diagnostics import pair_diagnostics
 from bo_transfer.analysis.figures import (
     method_colors,
     plot_critical_difference,
@@ -39,6 +40,13 @@ from bo_transfer.seeding import derive_seed
 #: Power at which the caption states the smallest detectable effect.
 POWER = 0.8
 
+DIAGNOSTICS_CAPTION = (
+    "Per pair: d = the mean over its sources of diagnostic d, d_worst = its worst source "
+    "(least correlated, farthest optimum), both the median over the instances its runs used "
+    "(n_instances > 1 for instance=seed pairs); d_min and d_max: the range of the mean over "
+    "those instances."
+)
+
 
 @dataclass
 class Report:
@@ -48,7 +56,9 @@ class Report:
         table: the report table (final budget).
         at: budget -> the report table judged at that budget.
         methods: per-method IQM across pairs and mean rank.
-        diagnostics: one row per pair: family and alignment diagnostics.
+        diagnostics: one row per pair: family and alignment diagnostics (mean
+            over sources, worst source, range over instances; see
+            :func:`~bo_transfer.analysis.diagnostics.pair_diagnostics`).
         cd: the critical-difference analysis when its diagram can say
             something, else None (``cd_note`` says why).
         cd_note: why there is no critical-difference diagram ("" when there is).
@@ -94,7 +104,9 @@ class Report:
             sections.append((f"At {budget} evaluations", to_html(t)))
         methods = _frame_html(self.methods) + (_p(self.methods_note) if self.methods_note else "")
         sections.append(("Methods across pairs", methods))
-        sections.append(("Pair diagnostics", _frame_html(self.diagnostics)))
+        sections.append(
+            ("Pair diagnostics", _frame_html(self.diagnostics) + _p(DIAGNOSTICS_CAPTION))
+        )
         if self.cd is None:
             sections.append(("Critical difference", _p(self.cd_note)))
         refs = "".join(
@@ -151,12 +163,6 @@ def _p(text: str) -> str:
 
 def _frame_html(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, classes="report", float_format=lambda v: f"{v:.3g}")
-
-
-def pair_diagnostics(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per pair: family and the stored alignment diagnostics."""
-    cols = [c for c in ("n_sources", "pearson", "spearman", "optimum_distance") if c in df]
-    return df.groupby(C.PAIR, sort=True)[[C.FAMILY, *cols]].first().reset_index()
 
 
 def detectable_note(
@@ -322,7 +328,9 @@ def build_report(
             "Transfer gain vs correlation",
             f"Gain = minus the effect (Hodges-Lehmann estimate of the paired difference of the "
             f"{METRIC_WORDS[metric]}) vs {baseline}; above 0 transfer helped, below 0 it hurt. "
-            f"Filled markers: significant verdicts (positive or negative).",
+            f"Filled markers: significant verdicts (positive or negative). Correlation: the mean "
+            f"over a pair's sources (and, when a pair has several, its worst source in a second "
+            f"panel), the median over the instances of an instance=seed pair.",
             plot_transfer_gain(table, diagnostics, colors=colors),
         )
     cd, cd_note = None, ""

@@ -23,7 +23,8 @@ import tempfile
 from pathlib import Path
 
 #: Bump when the certification procedure itself changes (every entry is stale then).
-CERTIFY_VERSION = "1"
+#: 2: effort scales with the dimension; entries list every tied minimiser.
+CERTIFY_VERSION = "2"
 
 
 def cache_dir() -> Path:
@@ -41,7 +42,7 @@ def _entry_path(key: str) -> Path:
 
 
 def load_optimum(key: str) -> dict | None:
-    """The cached entry for ``key`` (``{"value", "x", "how"}``), or None.
+    """The cached entry for ``key`` (``{"value", "x", "how", "others", "search"}``), or None.
 
     A missing, unreadable or foreign entry counts as a miss: the cache is an
     accelerator, never a source of truth that could fail a run.
@@ -55,15 +56,26 @@ def load_optimum(key: str) -> dict | None:
     return entry
 
 
-def store_optimum(key: str, value: float, x: tuple[float, ...], how: str) -> None:
-    """Write an entry atomically; a read-only or full disk is silently skipped."""
+def store_optimum(
+    key: str,
+    value: float,
+    x: tuple[float, ...],
+    how: str,
+    others: tuple[tuple[float, ...], ...] = (),
+    search: tuple[int, ...] = (),
+) -> None:
+    """Write an entry atomically; a read-only or full disk is silently skipped.
+    ``others`` are further minimisers tied with ``x``; ``search`` the size of
+    the certifying search."""
     path = _entry_path(key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w") as fh:
-                json.dump({"key": key, "value": value, "x": list(x), "how": how}, fh)
+                entry = {"key": key, "value": value, "x": list(x), "how": how}
+                entry.update(others=[list(p) for p in others], search=list(search))
+                json.dump(entry, fh)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

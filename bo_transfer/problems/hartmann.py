@@ -10,8 +10,10 @@ Surrogate Model for Automatic Hyperparameter Optimization*, ECML 2016); it may b
 shifted by ``shift`` along the first coordinate (the source's landscape moves
 right: ``source(x) = f(x - shift e1)``) and negated by ``sign = -1``. Noisy
 source observations are the sweep option ``source_noise``, which applies to
-every family. Target optima are the literature's minimisers (value recomputed
-there): -3.86278 (3-D) and -3.32237 (6-D).
+every family. ``instance`` picks the draw of source weights; ``instance=seed``
+draws instance s for seed s. Target optima are the literature's minimisers
+(value recomputed there), the same as BoTorch's ``Hartmann`` optimizers:
+-3.86278 (3-D) and -3.32237 (6-D).
 """
 
 from __future__ import annotations
@@ -73,7 +75,15 @@ def hartmann_problem(dim: int) -> FunctionProblem:
         Param("n_sources", int, 1, 1, 16, "number of sources"),
         Param("shift", float, 0.0, -0.5, 0.5, "source displacement along x1"),
         Param("sign", int, 1, choices=(1, -1), help="-1 negates the sources"),
-        Param("instance", int, 0, 0, None, "which draw of source weights"),
+        Param(
+            "instance",
+            int,
+            0,
+            0,
+            None,
+            "which draw of source weights (seed: the run's seed)",
+            by_seed=True,
+        ),
     ],
     summary="Hartmann-3/6 target; sources with perturbed weights, optionally shifted or negated",
     citation="Dixon, Szego 1978; perturbation as in Tighineanu et al. AISTATS 2022",

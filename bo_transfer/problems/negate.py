@@ -7,7 +7,9 @@ helps on the inner pair and is robust should at worst be neutral here.
 
 Naming: ``pair`` is the last parameter and takes the rest of the name, commas
 included, e.g. ``negate:pair=gp:rho=0.9,dim=2``; the canonical name holds the
-inner pair's canonical name.
+inner pair's canonical name. An inner pair with ``instance=seed``
+(``negate:pair=gp:rho=0.9,instance=seed``) makes the negated pair seeded too:
+seed s negates instance s.
 """
 
 from __future__ import annotations

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
 
+import numpy as np
 import torch
 from botorch.utils.datasets import SupervisedDataset
 from scipy import stats
 from torch import Tensor
 
 from bo_transfer.errors import UserError
-from bo_transfer.problems.base import DTYPE, FunctionProblem, Problem, sobol
+from bo_transfer.problems.base import DTYPE, FunctionProblem, Problem, optimum_distance, sobol
 from bo_transfer.problems.observed import ObservedSource
 from bo_transfer.problems.trajectory import gp_ei_trajectory
 from bo_transfer.registry import Registry, closest
@@ -32,6 +33,10 @@ LIST_SEP = ";"
 
 ParamValue = int | float | str | tuple[float, ...]
 
+#: The value of an ``instance`` parameter that makes seed s use instance s
+#: (DESIGN.md: the pair then stands for a distribution of landscapes).
+SEED = "seed"
+
 
 @dataclass(frozen=True)
 class Param:
@@ -40,6 +45,8 @@ class Param:
     ``kind`` is ``int``, ``float``, ``str`` (one of ``choices``), ``"floats"``
     (a non-empty list of floats, ``;``-separated in names, each in
     [low, high]) or ``"pair"`` (another pair's name; stored canonical).
+    ``by_seed`` lets the parameter also take the value ``seed`` (see
+    :func:`pair_instance`).
     """
 
     name: str
@@ -49,9 +56,12 @@ class Param:
     high: float | None = None
     help: str = ""
     choices: tuple = ()
+    by_seed: bool = False
 
     def parse(self, raw: Any, where: str) -> ParamValue:
         """Convert and range-check a raw value; raise a one-line UserError if invalid."""
+        if self.by_seed and isinstance(raw, str) and raw.strip() == SEED:
+            return SEED
         if self.kind == "floats":
             items = raw.split(LIST_SEP) if isinstance(raw, str) else raw
             if not isinstance(items, (list, tuple)):
@@ -88,8 +98,9 @@ class Param:
             else:
                 value = float(raw.strip() if isinstance(raw, str) else raw)
         except (TypeError, ValueError):
+            what = "an integer" if kind is int else "a number"
             raise UserError(
-                f"{where}: {self.name} must be {'an integer' if kind is int else 'a number'}, "
+                f"{where}: {self.name} must be {what}{f' or {SEED!r}' if self.by_seed else ''}, "
                 f"got {raw!r}"
             ) from None
         if isinstance(value, float) and not math.isfinite(value):
@@ -241,6 +252,29 @@ def canonical_pair_name(name: str) -> str:
     return FAMILIES.get(family_name).canonical(values, where=f"pair {name!r}")[0]
 
 
+def pair_instance(name: str, seed: int) -> str:
+    """The canonical name of the concrete pair a run with ``seed`` uses.
+
+    Every ``instance=seed`` in ``name`` (a nested pair's included) becomes
+    ``instance=<seed>``, so each method's run with seed s meets the same
+    instance s and paired tests still pair; any other name is returned
+    canonical and unchanged.
+    """
+    family_name, values = split_pair_name(canonical_pair_name(name))
+    family = FAMILIES.get(family_name)
+    for p in family.params:
+        if p.by_seed and values.get(p.name) == SEED:
+            values[p.name] = str(seed)
+        elif p.kind == "pair" and p.name in values:
+            values[p.name] = pair_instance(values[p.name], seed)
+    return family.canonical(values, where=f"pair {name!r}")[0]
+
+
+def is_seeded(name: str) -> bool:
+    """Whether ``name`` draws its instance from the run's seed (``instance=seed``)."""
+    return pair_instance(name, 0) != canonical_pair_name(name)
+
+
 SOURCE_DESIGNS = ("sobol", "trajectory")
 
 
@@ -331,9 +365,10 @@ class TransferPair:
     def diagnostics(self) -> list[dict[str, float]]:
         """Per source: Pearson and Spearman correlation with the target on the
         shared Sobol reference set, and the Euclidean distance between the
-        source's and the target's optima. For an observed source: the same,
-        measured on its observed points, with its best observed point as optimum."""
-        x_t = torch.tensor(self.target.optimum.x)
+        source's and the target's optima (between their nearest minimisers when
+        either has several, see :func:`~bo_transfer.problems.base.optimum_distance`).
+        For an observed source: the same, measured on its observed points, with
+        its best observed point as optimum."""
         out = []
         for source in self.sources:
             if isinstance(source, ObservedSource):
@@ -346,9 +381,7 @@ class TransferPair:
                 {
                     "pearson": float(stats.pearsonr(s, t).statistic),
                     "spearman": float(stats.spearmanr(s, t).statistic),
-                    "optimum_distance": float(
-                        torch.linalg.vector_norm(torch.tensor(source.optimum.x) - x_t)
-                    ),
+                    "optimum_distance": optimum_distance(source.optimum, self.target.optimum),
                 }
             )
         return out
@@ -367,9 +400,51 @@ def _build_pair(canonical: str) -> TransferPair:
     return TransferPair(canonical, family_name, target, tuple(sources), full)
 
 
-def get_pair(name: str) -> TransferPair:
-    """The pair for a (possibly abbreviated) contract name; cached per process."""
-    return _build_pair(canonical_pair_name(name))
+def get_pair(name: str, seed: int | None = None) -> TransferPair:
+    """The pair for a (possibly abbreviated) contract name; cached per process.
+
+    A name with ``instance=seed`` stands for one instance per seed: ``seed``
+    picks it (:func:`pair_instance`), and without a seed it is instance 0, the
+    one ``bo-transfer show`` draws. The pair returned is the concrete one: its
+    ``name`` holds the instance.
+    """
+    return _build_pair(pair_instance(name, 0 if seed is None else seed))
+
+
+#: The seeds whose instances summarise a seeded pair where no sweep says which
+#: were used (``bo-transfer list pairs`` and ``show``): a 10-seed sweep's.
+PREVIEW_SEEDS = tuple(range(10))
+
+DIAGNOSTICS = ("pearson", "spearman", "optimum_distance")
+
+
+def instance_diagnostics(name: str, seeds: Sequence[int] = PREVIEW_SEEDS) -> list[dict[str, Any]]:
+    """Per source, each diagnostic's median, ``_min`` and ``_max`` over the
+    instances that ``seeds`` draw, and ``instances`` (e.g. ``"0-9"``).
+
+    A pair without ``instance=seed`` has one instance: its own diagnostics
+    (min = median = max) and ``instances`` empty.
+    """
+    seeded = is_seeded(name)
+    used = sorted({pair_instance(name, s) for s in seeds}) if seeded else [name]
+    per_instance = [get_pair(n).diagnostics for n in used]
+    label = _seed_range(seeds) if seeded else ""
+    out = []
+    for k in range(len(per_instance[0])):
+        row: dict[str, Any] = {"instances": label}
+        for d in DIAGNOSTICS:
+            values = [diags[k][d] for diags in per_instance]
+            row[d] = float(np.median(values))
+            row[f"{d}_min"], row[f"{d}_max"] = min(values), max(values)
+        out.append(row)
+    return out
+
+
+def _seed_range(seeds: Sequence[int]) -> str:
+    seeds = sorted(seeds)
+    if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1:
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
 
 
 def _as_problem(obj: Any, dim: int, name: str) -> Problem | ObservedSource:

@@ -13,8 +13,10 @@ from bo_transfer.problems.pair import TransferPair
 MAX_PANELS = 4
 
 
-def _title(pair: TransferPair) -> str:
+def _title(pair: TransferPair, note: str) -> str:
     lines = [pair.name if len(pair.name) <= 90 else pair.name[:87] + "..."]
+    if note:
+        lines.append(note if len(note) <= 90 else note[:87] + "...")
     per_source = [
         f"source {k}: Pearson {d['pearson']:.2f}, Spearman {d['spearman']:.2f}, "
         f"optimum distance {d['optimum_distance']:.2f}"
@@ -26,10 +28,12 @@ def _title(pair: TransferPair) -> str:
     return "\n".join(lines)
 
 
-def plot_pair(pair: TransferPair) -> Figure:
+def plot_pair(pair: TransferPair, note: str = "") -> Figure:
     """1-D: curves; 2-D: one contour panel per function; higher: a scatter of
     source vs target values on the Sobol reference set. Observed (data-only)
-    sources are drawn as their points. Optima are marked with stars."""
+    sources are drawn as their points. Optima are marked with stars (every
+    known global minimiser). ``note`` is a line under the title (e.g. which
+    instance of an ``instance=seed`` pair is drawn)."""
     problems = [("target", pair.target)] + [
         (f"source {k}", s) for k, s in enumerate(pair.sources[:MAX_PANELS])
     ]
@@ -43,7 +47,8 @@ def plot_pair(pair: TransferPair) -> Figure:
             else:
                 with torch.no_grad():
                     line = ax.plot(x[:, 0], p(x), label=label)[0]
-            ax.plot(p.optimum.x[0], p.optimum.value, "*", ms=12, color=line.get_color())
+            for x_star in p.optimum.points:
+                ax.plot(x_star[0], p.optimum.value, "*", ms=12, color=line.get_color())
         ax.set_xlabel("x")
         ax.legend(fontsize=8)
     elif pair.dim == 2:
@@ -62,7 +67,8 @@ def plot_pair(pair: TransferPair) -> Figure:
                     z = p(grid).reshape(xx.shape)
                 cs = ax.contourf(xx, yy, z, levels=30, cmap="viridis")
                 fig.colorbar(cs, ax=ax)
-            ax.plot(*p.optimum.x, "r*", ms=14, label="minimum")
+            stars = list(zip(*p.optimum.points))
+            ax.plot(*stars, "r*", ms=14, ls="none", label="minimum")
             ax.set(title=label, xlabel="x0", ylabel="x1", xlim=(0, 1), ylim=(0, 1))
     else:
         fig = Figure(figsize=(5.5, 5), layout="constrained")
@@ -79,5 +85,5 @@ def plot_pair(pair: TransferPair) -> Figure:
         ax.set_xlabel("source value")
         ax.set_ylabel("target value")
         ax.legend(fontsize=8)
-    fig.suptitle(_title(pair), fontsize=8)
+    fig.suptitle(_title(pair, note), fontsize=8)
     return fig

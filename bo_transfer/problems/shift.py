@@ -6,7 +6,8 @@ optimum moves by ``delta`` (unit-cube distance), so correlation decays smoothly
 from 1 as ``delta`` grows. This isolates the effect of optimum displacement,
 the failure mode studied by Shilton et al., *Regret Bounds for Transfer Learning
 in Bayesian Optimisation*, AISTATS 2017, and by the "shifted" variants of
-Tighineanu et al. (AISTATS 2022). ``sign = -1`` negates the source.
+Tighineanu et al. (AISTATS 2022). ``sign = -1`` negates the source;
+``instance`` picks the direction, ``instance=seed`` direction s for seed s.
 """
 
 from __future__ import annotations
@@ -42,7 +43,15 @@ BASES = {
         Param("base", str, "branin", choices=tuple(BASES), help="the base function"),
         Param("delta", float, 0.1, 0.0, 1.0, "distance the source's landscape is moved"),
         Param("sign", int, 1, choices=(1, -1), help="-1 negates the source"),
-        Param("instance", int, 0, 0, None, "which random direction"),
+        Param(
+            "instance",
+            int,
+            0,
+            0,
+            None,
+            "which random direction (seed: the run's seed)",
+            by_seed=True,
+        ),
     ],
     summary="A base function vs. a copy displaced by delta in a random direction",
     citation="Shilton et al. Regret Bounds for Transfer Learning in Bayesian Optimisation. "

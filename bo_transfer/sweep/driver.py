@@ -11,7 +11,7 @@ from pathlib import Path
 from bo_transfer.errors import UserError
 from bo_transfer.problems.pair import split_pair_name
 from bo_transfer.sweep.executors import Executor, LocalExecutor
-from bo_transfer.sweep.outcome import DONE, FAILED, FAULTS
+from bo_transfer.sweep.outcome import DONE, FAILED, FAULTS, fault_count
 from bo_transfer.sweep.plan import check_device, plan
 from bo_transfer.sweep.progress import Progress
 from bo_transfer.sweep.runner import RunResult
@@ -34,7 +34,7 @@ class SweepSummary:
     def add(self, result: RunResult) -> None:
         """Count one stored result and the faults it survived."""
         for key in FAULTS:
-            self.faults[key] += result.metadata.get(key, 0)
+            self.faults[key] += fault_count(result.metadata, key)
         if result.status == DONE:
             self.done += 1
         else:

@@ -30,7 +30,19 @@ FAULTS: dict[str, str] = {
     "fit_kept_previous": "GP fits failed twice and kept the previous hyperparameters",
     "batch_fallbacks": "iterations of seed blocks took each seed's own step after a "
     "numerical failure of the batched step",
+    "below_optimum": "runs evaluated below their pair's certified optimum (regret is "
+    "measured from the best value seen)",
 }
+
+
+def fault_count(metadata: dict, key: str) -> int:
+    """How many of fault ``key`` a run's metadata records: most faults are
+    counts; ``below_optimum`` holds where the run went below (one run)."""
+    value = metadata.get(key, 0)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return 1 if value else 0
+
 
 #: Longest error line kept per fallback in a run's metadata.
 MAX_LINE = 300

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ import gpytorch
 import torch
 
 from bo_transfer.methods.base import NUMERICAL_FAILURES, make_method
-from bo_transfer.problems.base import DTYPE, sobol
+from bo_transfer.problems.base import DTYPE, BelowOptimumWarning, sobol
 from bo_transfer.problems.pair import get_pair
 from bo_transfer.seeding import derive_seed
 from bo_transfer.sweep.outcome import (
@@ -118,7 +119,9 @@ class RunResult:
     elapsed_s: list[float] = field(default_factory=list)  # per iteration
     optimal_value: float = math.nan
     value_range: float = math.nan
-    diagnostics: dict[str, float] = field(default_factory=dict)  # the pair's, first source
+    # The pair's first source (the contract columns); every source's diagnostics
+    # are in ``metadata["source_diagnostics"]``.
+    diagnostics: dict[str, float] = field(default_factory=dict)
     error: str = ""
     traceback: str = ""
     timings: dict[str, float] = field(default_factory=dict)
@@ -151,6 +154,14 @@ def run_one(spec: RunSpec) -> RunResult:
     reseeded from it inside a forked RNG state, so library code that draws from
     global state is deterministic too. A method never sees the pair's name or
     optimum.
+
+    A pair named with ``instance=seed`` runs its instance ``spec.seed``
+    (``metadata["pair_instance"]`` names the concrete pair, whose optimum,
+    value range, diagnostics, source data and initial design the run uses).
+    A value below the certified optimum by more than rounding is recorded in
+    ``metadata["below_optimum"]`` and warned about once per run; the analysis
+    then measures regret from the best value seen (see
+    :func:`bo_transfer.analysis.regret.add_regret`).
     """
     result = RunResult(spec, status=FAILED)
     t_run = time.perf_counter()
@@ -183,12 +194,14 @@ class RunLoop:
 
     def __init__(self, spec: RunSpec, result: RunResult) -> None:
         self.spec, self.result = spec, result
-        pair = self.pair = get_pair(spec.pair)
+        pair = self.pair = get_pair(spec.pair, spec.seed)
         result.optimal_value = pair.target.optimal_value
         result.value_range = pair.target.value_range
         result.diagnostics = dict(pair.diagnostics[0], n_sources=len(pair.sources))
         self.method = make_method(spec.method, spec.options)
         result.metadata.update(
+            pair_instance=pair.name,
+            source_diagnostics=pair.diagnostics,
             method=self.method.config(),
             repaired_proposals=0,
             nonfinite_values=0,
@@ -202,7 +215,9 @@ class RunLoop:
     def start(self) -> None:
         """Initial design, evaluated."""
         spec, pair = self.spec, self.pair
-        run_seed = derive_seed("run", spec.pair, spec.seed)
+        # The concrete pair's name: an instance=seed run starts where the same
+        # instance named explicitly would.
+        run_seed = derive_seed("run", pair.name, spec.seed)
         sources = pair.source_data(spec.seed, spec.n_source, spec.source_design, spec.source_noise)
         started = time.perf_counter()
         with torch.random.fork_rng(devices=[]):
@@ -268,6 +283,28 @@ class RunLoop:
         self.result.X.extend(points.tolist())
         self.result.y.extend(values.tolist())
         self.result.elapsed_s.extend([per_point] * len(points))
+        finite = torch.isfinite(values)
+        if finite.any():
+            i = int(torch.where(finite, values, math.inf).argmin())
+            if self.pair.target.below_optimum(float(values[i])):
+                self._below_optimum(points[i], float(values[i]))
+
+    def _below_optimum(self, x: torch.Tensor, value: float) -> None:
+        """Record the lowest value seen below the certified optimum; warn the first time."""
+        seen = self.result.metadata.get("below_optimum")
+        if seen is None:
+            warnings.warn(
+                f"{self.pair.name}: evaluated {value:.10g}, below the certified optimum "
+                f"{self.result.optimal_value:.10g}; the analysis uses the best value seen",
+                BelowOptimumWarning,
+                stacklevel=2,
+            )
+        if seen is None or value < seen["value"]:
+            self.result.metadata["below_optimum"] = {
+                "value": value,
+                "x": x.tolist(),
+                "certified": self.result.optimal_value,
+            }
 
 
 def _check_points(points: torch.Tensor, n: int, dim: int, what: str) -> torch.Tensor:

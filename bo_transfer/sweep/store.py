@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS runs (
     traceback TEXT NOT NULL,
     optimal_value REAL,
     value_range REAL,
-    n_sources INTEGER,             -- alignment diagnostics of the pair (first source)
+    n_sources INTEGER,             -- alignment diagnostics of the pair (first source;
+                                   -- every source's: metadata.source_diagnostics)
     pearson REAL,
     spearman REAL,
     optimum_distance REAL,
@@ -250,6 +251,46 @@ class ResultStore:
             ORDER BY r.pair, r.method, r.seed, e.iteration
         """
         return pd.read_sql_query(query, self.conn, params=status + tuple(keys or ()))
+
+    def run_details(self) -> pd.DataFrame:
+        """One row per finished run: ``run_key``, ``pair``, ``pair_instance``
+        (the concrete pair it ran: ``pair`` itself unless the name has
+        ``instance=seed``), ``optimal_value`` (certified) and ``value_range``
+        of that instance, ``min_y`` (the run's lowest finite value) and
+        ``source_diagnostics`` (every source's diagnostics, a list of dicts).
+        Runs stored before these were recorded give ``pair``, and the first
+        source's columns as the list when they had one source (None otherwise).
+
+        The metadata is parsed here, not with SQLite's JSON functions: it may
+        hold NaN (a method's trace), which they reject.
+        """
+        query = """
+            SELECT r.key, r.pair, r.optimal_value, r.value_range, r.metadata, r.n_sources,
+                   r.pearson, r.spearman, r.optimum_distance,
+                   (SELECT MIN(e.y) FROM evals e WHERE e.run_key = r.key)
+            FROM runs r WHERE r.status = 'done'
+        """
+        rows = []
+        for key, pair, opt, value_range, metadata, n_sources, *first, min_y in self.conn.execute(
+            query
+        ):
+            meta = json.loads(metadata)
+            sources = meta.get("source_diagnostics")
+            if sources is None and n_sources == 1:
+                sources = [dict(zip(("pearson", "spearman", "optimum_distance"), first))]
+            rows.append(
+                {
+                    "run_key": key,
+                    "pair": pair,
+                    "pair_instance": meta.get("pair_instance", pair),
+                    "optimal_value": opt,
+                    "value_range": value_range,
+                    "min_y": min_y,
+                    "source_diagnostics": sources,
+                }
+            )
+        columns = ["run_key", "pair", "pair_instance", "optimal_value", "value_range", "min_y"]
+        return pd.DataFrame(rows, columns=[*columns, "source_diagnostics"])
 
 
 def _finite_or_none(v: Any) -> float | None:
