@@ -22,7 +22,10 @@ class BoundingBox(Method):
     best point, ``n_best = 1``). A side narrower than ``min_width`` (one source,
     or sources agreeing) is widened to ``min_width`` around its centre and
     shifted back inside the cube. The initial design is the run's Sobol design
-    mapped into the box, and every proposal is GP-LogEI maximised inside it."""
+    mapped into the box, and every proposal is GP-LogEI maximised inside it.
+    On a tabular target the design's points move to their nearest distinct
+    configurations of the table, and proposals are the best remaining
+    configurations inside the box (any remaining one once the box holds none)."""
 
     def __init__(self, n_best: int = 1, min_width: float = 0.2) -> None:
         super().__init__()
@@ -51,7 +54,8 @@ class BoundingBox(Method):
 
     def initial_design(self, n: int) -> Tensor:
         lo, hi = self.box
-        return lo + (hi - lo) * sobol(n, self.dim, self.seed)
+        points = lo + (hi - lo) * sobol(n, self.dim, self.seed)
+        return points if self.candidates is None else self.candidate_design(n, points)
 
     def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
         return self.gp_step(X, y, seed, bounds=self.box)

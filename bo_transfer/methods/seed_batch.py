@@ -10,7 +10,8 @@ each model evaluation is paid once for all S seeds.
 
 A method opts in with ``supports_seed_batching = True``; it must propose
 exactly ``self.gp_step(X, y, seed, acquisition=self.acquisition)`` (no prior
-mean, no bounds) with ``acquisition`` a key of :data:`ACQUISITIONS`.
+mean, no bounds) with ``acquisition`` a key of :data:`ACQUISITIONS`. On a
+tabular target the step scores each seed's remaining candidates instead.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from bo_transfer.methods.base import (
     _parameters,
     unit_cube,
 )
+from bo_transfer.methods.discrete import BATCH
 
 #: The warm-start slot ``gp_step`` uses, so a seed can switch between batched
 #: and sequential steps and keep its hyperparameters.
@@ -77,7 +79,10 @@ def propose_batch(methods: Sequence[Method], X: Tensor, y: Tensor, seeds: Sequen
 
     acquisition = ACQUISITIONS[getattr(methods[0], "acquisition", "logei")]
     acqf = acquisition(model, best_f=(-y).max(-1, keepdim=True).values)
-    x = _maximize_batched(acqf, S, d, seeds)
+    if methods[0].candidates is not None:
+        x = _maximize_discrete_batched(acqf, [m.candidates for m in methods], d)
+    else:
+        x = _maximize_batched(acqf, S, d, seeds)
     t2 = time.perf_counter()
     for method in methods:
         method.timings["fit_s"] += (t1 - t0) / S
@@ -93,6 +98,30 @@ def _load_batched(model: SingleTaskGP, previous: list[dict[str, Tensor] | None])
                 v = values.get(name) if values else None
                 if v is not None and v.shape == p.shape[1:]:
                     p[s].copy_(v)
+
+
+def _maximize_discrete_batched(acqf, pools: Sequence[Tensor], d: int) -> Tensor:
+    """Per seed, the remaining candidate (tabular target) with the largest
+    acquisition value: what :func:`~bo_transfer.methods.discrete.maximize_discrete`
+    does for each seed, with the S candidate sets scored together (padded to
+    the longest; padding never wins). A seed with no candidate left gets a
+    placeholder, which the runner replaces (the table is exhausted)."""
+    S, M = len(pools), max(len(c) for c in pools)
+    if M == 0:
+        return torch.zeros(S, d, dtype=torch.float64)
+    grid = torch.zeros(M, S, d, dtype=torch.float64)
+    valid = torch.zeros(M, S, dtype=torch.bool)
+    for s, cands in enumerate(pools):
+        grid[: len(cands), s], valid[: len(cands), s] = cands, True
+    with torch.no_grad():
+        values = torch.cat(
+            [acqf(grid[i : i + BATCH].unsqueeze(-2)) for i in range(0, M, BATCH)]
+        ).masked_fill(~valid, -torch.inf)  # M x S
+    best = values.argmax(0)
+    chosen = values[best, torch.arange(S)]
+    if not torch.isfinite(chosen[valid.any(0)]).all():
+        raise CandidateGenerationError(f"non-finite acquisition value {chosen.tolist()}")
+    return grid[best, torch.arange(S)]
 
 
 def _maximize_batched(acqf, S: int, d: int, seeds: Sequence[int]) -> Tensor:

@@ -20,6 +20,8 @@ method twice with different options and no labels is labelled ``name[k=v,...]``.
 ``batch_seeds = S`` runs the seeds of methods that support it (``cold-gp``) in
 blocks of S consecutive seeds as one batched model (see
 :mod:`bo_transfer.sweep.batched`); other methods run one seed at a time.
+``hpob_dir``, ``tables`` and ``preset`` locate real meta-data sets and apply
+HPO-B's protocol (:mod:`bo_transfer.sweep.presets`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from bo_transfer.problems.pair import (
 )
 from bo_transfer.registry import closest
 from bo_transfer.sweep.batched import assign_blocks
+from bo_transfer.sweep.presets import DATA_KEYS, apply_data_keys
 from bo_transfer.sweep.runner import RunSpec
 
 if sys.version_info >= (3, 11):
@@ -59,6 +62,7 @@ TOP_LEVEL_KEYS = (
     "batch_seeds",
     "pairs",
     "methods",
+    *DATA_KEYS,
 )
 REQUIRED_KEYS = ("seeds", "budget", "n_init", "pairs", "methods")
 
@@ -104,6 +108,7 @@ class Sweep:
     def from_dict(cls, data: dict[str, Any], default_name: str = "sweep") -> Sweep:
         """Validate everything, report every problem at once (a :class:`SpecError`)."""
         problems: list[str] = []
+        data = apply_data_keys(data, problems)  # data locations first: pairs need them
         for key in data:
             if key not in TOP_LEVEL_KEYS:
                 near = closest(key, list(TOP_LEVEL_KEYS))
