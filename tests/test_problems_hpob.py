@@ -147,21 +147,45 @@ def test_large_sources_are_subsampled_per_seed_to_n_source():
     assert [len(d.X) for d in whole] == [len(s.y) for s in pair.sources]
 
 
-def test_each_file_is_parsed_once_per_process(monkeypatch, hpob_dir):
-    parsed = []
-    real = hpob_module.json.load
+def test_each_search_space_is_parsed_once_per_process_and_only_when_needed(monkeypatch):
+    decoded = []
+    real = hpob_module._decode
 
-    def counting(fh, **kwargs):
-        parsed.append(os.path.basename(fh.name))
-        return real(fh, **kwargs)
+    def counting(text, where):
+        out = real(text, where)
+        decoded.append((os.path.basename(where), tuple(sorted(out))))
+        return out
 
-    monkeypatch.setattr(hpob_module.json, "load", counting)
-    hpob_module._parse.cache_clear()
+    monkeypatch.setattr(hpob_module, "_decode", counting)
+    for cached in (hpob_module._spans, hpob_module._space, hpob_module._initializations):
+        cached.cache_clear()
     _build_pair.cache_clear()
     for name in (PAIR, "hpob:space=5971,dataset=146064", "hpob:space=4796,dataset=125923"):
         get_pair(name).source_data(0)
-    assert sorted(parsed) == sorted(set(parsed)), parsed
-    assert "meta-train-dataset.json" in parsed and "meta-test-dataset.json" in parsed
+    files = [f for f, _ in decoded]
+    assert len(set(decoded)) == len(decoded), decoded  # nothing parsed twice
+    # Per pair: its space in meta-test (target) and meta-train (sources); the
+    # initial designs once; meta-validation never (no pair needed it).
+    assert sorted(files) == sorted(
+        ["meta-test-dataset.json", "meta-train-dataset.json"] * 2 + ["bo-initializations.json"]
+    )
+
+
+def test_space_spans_are_found_whatever_the_whitespace(tmp_path, monkeypatch):
+    """The brace scan against a plain JSON parse, on a pretty-printed file."""
+    root = write_synthetic_hpob(tmp_path / "a", points=(5, 8))
+    pretty = tmp_path / "b"
+    pretty.mkdir()
+    for f in root.iterdir():
+        (pretty / f.name).write_text(json.dumps(_json(root, f.name), indent=3))
+    monkeypatch.setenv(HPOB_DIR_ENV, str(pretty))
+    reference = _json(pretty, "meta-train-dataset.json")
+    assert hpob_module.split_spaces("train") == list(reference)
+    for space in reference:
+        tables = hpob_module.load_space("train", space)
+        assert {d: (X.tolist(), [[v] for v in y]) for d, (X, y) in tables.items()} == {
+            d: (t["X"], t["y"]) for d, t in reference[space].items()
+        }
 
 
 def test_unknown_space_or_data_set_names_the_known_ones():

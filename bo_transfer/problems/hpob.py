@@ -27,16 +27,21 @@ points per run seed. Accuracy is maximised, so values are negated. Run seed
 design), and normalized regret divides by the task's range, exactly HPO-B's
 normalised regret: ``(max y - best y so far) / (max y - min y)``.
 
-Each file is parsed once per process and kept (as NumPy arrays: the JSON's
-nested lists are converted data set by data set while parsing, so the peak
-memory stays near the arrays' size), however many pairs and runs use it.
+Files are read lazily, one search space at a time, and what is read is kept
+for the process, however many pairs and runs use it: a first scan finds where
+each space's object lies in a split file (braces only, no number parsed), and
+a space is parsed when a pair first needs it, its data sets' nested lists
+turned into NumPy arrays as they are decoded. Memory stays near the arrays'
+size, never a whole file of hundreds of MB as text.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 import os
-from functools import lru_cache
+import re
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -103,48 +108,103 @@ def _as_arrays(obj: dict[str, Any]) -> Any:
     return obj
 
 
-@lru_cache(maxsize=8)
-def _parse(path: str, size: int, mtime_ns: int) -> dict:
-    # ``size`` and ``mtime_ns`` key the cache: a replaced file is read again.
+def _decode(text: bytes, where: str) -> Any:
     try:
-        # Text mode: the file is held once, as a str, while it is parsed.
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh, object_hook=_as_arrays)
-    except (ValueError, OSError) as exc:
-        raise UserError(f"{path} is not a valid HPO-B file: {exc}".splitlines()[0]) from None
+        return json.loads(text, object_hook=_as_arrays)
+    except ValueError as exc:
+        raise UserError(f"{where} is not a valid HPO-B file: {exc}".splitlines()[0]) from None
 
 
-def _load(name: str) -> dict:
-    path = hpob_dir() / name
+def _stat(name: str) -> tuple[str, int, int]:
+    """The file's resolved path, size and modification time: they key the
+    caches below, so a replaced file is read again."""
+    path = (hpob_dir() / name).resolve()
     stat = path.stat()
-    return _parse(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    return str(path), stat.st_size, stat.st_mtime_ns
 
 
-def load_split(split: str) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """``{space: {dataset: (X, y)}}`` of one split (``train``, ``validation``,
-    ``test``): `n x d` configurations and `n` values as NumPy arrays (shared;
-    do not modify). Parsed once per process."""
-    return _load(SPLIT_FILES[split])
+@lru_cache(maxsize=8)
+def _spans(path: str, size: int, mtime_ns: int) -> dict[str, tuple[int, int]]:
+    """Byte span of each search space's object in a split file.
+
+    HPO-B's files nest objects three deep (file, space, data set) and hold no
+    string with a brace, so the spaces are the objects at depth 2 of a scan for
+    braces: found without parsing the numbers, which lets a process parse only
+    the spaces it uses (and never hold a whole file of hundreds of MB as text).
+    """
+    spans: dict[str, tuple[int, int]] = {}
+    if size == 0:
+        raise UserError(f"{path} is empty: not an HPO-B file")
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        depth, start, after = 0, 0, 0
+        # Two memchr-speed searches, each redone only once its brace is used.
+        opening, closing = mm.find(b"{"), mm.find(b"}")
+        while closing >= 0:
+            if 0 <= opening < closing:
+                depth += 1
+                if depth == 1:
+                    after = opening + 1
+                elif depth == 2:
+                    start = opening
+                opening = mm.find(b"{", opening + 1)
+                continue
+            if depth == 2:
+                key = re.search(rb'"([^"]*)"\s*:\s*$', mm[after:start])
+                if key is None:
+                    raise UserError(f"{path} is not a valid HPO-B file: no key at byte {start}")
+                spans[key.group(1).decode()] = (start, closing + 1)
+                after = closing + 1
+            depth -= 1
+            closing = mm.find(b"}", closing + 1)
+    if depth != 0:
+        raise UserError(f"{path} is not a valid HPO-B file: unbalanced braces")
+    return spans
+
+
+@cache
+def _space(path: str, size: int, mtime_ns: int, space: str) -> dict:
+    start, end = _spans(path, size, mtime_ns).get(space, (0, 0))
+    if start == end:
+        return {}
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        return _decode(fh.read(end - start), path)
+
+
+def split_spaces(split: str) -> list[str]:
+    """The search spaces of one split (``train``, ``validation``, ``test``), in
+    the file's order."""
+    return list(_spans(*_stat(SPLIT_FILES[split])))
+
+
+def load_space(split: str, space: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{dataset: (X, y)}`` of one search space in one split: `n x d`
+    configurations and `n` values as NumPy arrays (shared: do not modify);
+    empty when the split lacks the space. Parsed once per process."""
+    return _space(*_stat(SPLIT_FILES[split]), space)
+
+
+@lru_cache(maxsize=4)
+def _initializations(path: str, size: int, mtime_ns: int) -> dict:
+    with open(path, "rb") as fh:
+        return _decode(fh.read(), path)
 
 
 def load_initializations() -> dict[str, dict[str, dict[str, list[int]]]]:
     """``{space: {dataset: {"test0": [row, ...], ...}}}``, parsed once per process."""
-    return _load(INIT_FILE)
+    return _initializations(*_stat(INIT_FILE))
 
 
 def _find_target(space: str, dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    spaces: set[str] = set()
     for split in TARGET_SPLITS:
-        data = load_split(split)
-        spaces.update(data)
-        if dataset in data.get(space, {}):
-            return data[space][dataset]
+        tables = load_space(split, space)
+        if dataset in tables:
+            return tables[dataset]
+    spaces = {s for split in TARGET_SPLITS for s in split_spaces(split)}
     if space not in spaces:
         known = sorted(spaces, key=int)
         raise UserError(f"HPO-B has no search space {space}; search spaces: {', '.join(known)}")
-    datasets = sorted(
-        (d for split in TARGET_SPLITS for d in load_split(split).get(space, {})), key=int
-    )
+    datasets = sorted((d for split in TARGET_SPLITS for d in load_space(split, space)), key=int)
     raise UserError(
         f"HPO-B search space {space} has no data set {dataset}; data sets: {', '.join(datasets)}"
     )
@@ -166,7 +226,7 @@ def _source_tables(params: dict) -> list[tuple[str, np.ndarray, np.ndarray]]:
     tables = [
         (dataset, X, y)
         for split in SOURCE_SPLITS[params["sources"]]
-        for dataset, (X, y) in sorted(load_split(split).get(space, {}).items())
+        for dataset, (X, y) in sorted(load_space(split, space).items())
         if dataset != target
     ]
     if params["max_sources"]:
@@ -244,6 +304,6 @@ def meta_test_pairs() -> list[str]:
     meta-train), in HPO-B's order of search spaces and data sets."""
     return [
         f"hpob:space={space},dataset={dataset}"
-        for space, datasets in load_split("test").items()
-        for dataset in datasets
+        for space in split_spaces("test")
+        for dataset in load_space("test", space)
     ]
