@@ -157,7 +157,7 @@ def test_each_search_space_is_parsed_once_per_process_and_only_when_needed(monke
         return out
 
     monkeypatch.setattr(hpob_module, "_decode", counting)
-    for cached in (hpob_module._spans, hpob_module._space, hpob_module._initializations):
+    for cached in (hpob_module._index, hpob_module._space, hpob_module._initializations):
         cached.cache_clear()
     _build_pair.cache_clear()
     for name in (PAIR, "hpob:space=5971,dataset=146064", "hpob:space=4796,dataset=125923"):
@@ -171,7 +171,7 @@ def test_each_search_space_is_parsed_once_per_process_and_only_when_needed(monke
     )
 
 
-def test_space_spans_are_found_whatever_the_whitespace(tmp_path, monkeypatch):
+def test_the_index_matches_a_plain_parse_whatever_the_whitespace(tmp_path, monkeypatch):
     """The brace scan against a plain JSON parse, on a pretty-printed file."""
     root = write_synthetic_hpob(tmp_path / "a", points=(5, 8))
     pretty = tmp_path / "b"
@@ -182,10 +182,28 @@ def test_space_spans_are_found_whatever_the_whitespace(tmp_path, monkeypatch):
     reference = _json(pretty, "meta-train-dataset.json")
     assert hpob_module.split_spaces("train") == list(reference)
     for space in reference:
+        assert hpob_module.split_datasets("train", space) == tuple(reference[space])
         tables = hpob_module.load_space("train", space)
         assert {d: (X.tolist(), [[v] for v in y]) for d, (X, y) in tables.items()} == {
             d: (t["X"], t["y"]) for d, t in reference[space].items()
         }
+
+
+def test_names_are_validated_without_parsing_a_number(monkeypatch, tmp_path):
+    """A sweep's driver checks every pair (the preset names them all) from the
+    files' index alone; only workers parse what their runs use."""
+
+    def refuse(text, where):
+        raise AssertionError(f"parsed {where}")
+
+    monkeypatch.setattr(hpob_module, "_decode", refuse)
+    sweep = Sweep.from_dict({"preset": "hpob-v3", "methods": ["random"], "seeds": 1})
+    assert len(sweep.pairs) == 3
+    write_synthetic_hpob(tmp_path, [SyntheticSpace("1", 2, (), ("3",), ("2",))], points=(6, 8))
+    monkeypatch.setenv(HPOB_DIR_ENV, str(tmp_path))
+    with pytest.raises(UserError, match="no data set other than 2 in sources=train"):
+        canonical_pair_name("hpob:space=1,dataset=2")
+    assert canonical_pair_name("hpob:space=1,dataset=2,sources=train+validation")
 
 
 def test_unknown_space_or_data_set_names_the_known_ones():

@@ -123,47 +123,60 @@ def _stat(name: str) -> tuple[str, int, int]:
     return str(path), stat.st_size, stat.st_mtime_ns
 
 
-@lru_cache(maxsize=8)
-def _spans(path: str, size: int, mtime_ns: int) -> dict[str, tuple[int, int]]:
-    """Byte span of each search space's object in a split file.
+def _key(mm: mmap.mmap, start: int, end: int, path: str) -> str:
+    """The object key written between ``start`` and the object at ``end``."""
+    key = re.search(rb'"([^"]*)"\s*:\s*$', mm[start:end])
+    if key is None:
+        raise UserError(f"{path} is not a valid HPO-B file: no key before byte {end}")
+    return key.group(1).decode()
 
-    HPO-B's files nest objects three deep (file, space, data set) and hold no
-    string with a brace, so the spaces are the objects at depth 2 of a scan for
-    braces: found without parsing the numbers, which lets a process parse only
-    the spaces it uses (and never hold a whole file of hundreds of MB as text).
+
+@lru_cache(maxsize=8)
+def _index(path: str, size: int, mtime_ns: int) -> dict[str, tuple[int, int, tuple[str, ...]]]:
+    """Per search space of a split file: the byte span of its object and its
+    data set ids, in the file's order.
+
+    HPO-B's files nest objects three deep (file, space, data set: the data
+    set's ``X`` and ``y`` are lists) and hold no string with a brace, so a scan
+    for braces finds every space and data set without parsing a number. It lets
+    a process parse only the spaces it uses (never a whole file of hundreds of
+    MB as text), and names are validated without parsing at all.
     """
-    spans: dict[str, tuple[int, int]] = {}
     if size == 0:
         raise UserError(f"{path} is empty: not an HPO-B file")
+    index: dict[str, tuple[int, int, tuple[str, ...]]] = {}
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        depth, start, after = 0, 0, 0
+        depth, space, start, datasets = 0, "", 0, []
+        after = [0, 0, 0, 0]  # where the key of the next object at each depth starts
         # Two memchr-speed searches, each redone only once its brace is used.
         opening, closing = mm.find(b"{"), mm.find(b"}")
         while closing >= 0:
             if 0 <= opening < closing:
                 depth += 1
-                if depth == 1:
-                    after = opening + 1
-                elif depth == 2:
-                    start = opening
+                if depth == 2:
+                    space, start, datasets = _key(mm, after[2], opening, path), opening, []
+                elif depth == 3:
+                    datasets.append(_key(mm, after[3], opening, path))
+                elif depth > 3:
+                    raise UserError(f"{path} is not an HPO-B file: objects nested too deep")
+                if depth < 3:
+                    after[depth + 1] = opening + 1
                 opening = mm.find(b"{", opening + 1)
                 continue
             if depth == 2:
-                key = re.search(rb'"([^"]*)"\s*:\s*$', mm[after:start])
-                if key is None:
-                    raise UserError(f"{path} is not a valid HPO-B file: no key at byte {start}")
-                spans[key.group(1).decode()] = (start, closing + 1)
-                after = closing + 1
+                index[space] = (start, closing + 1, tuple(datasets))
+            if depth in (2, 3):
+                after[depth] = closing + 1
             depth -= 1
             closing = mm.find(b"}", closing + 1)
     if depth != 0:
         raise UserError(f"{path} is not a valid HPO-B file: unbalanced braces")
-    return spans
+    return index
 
 
 @cache
 def _space(path: str, size: int, mtime_ns: int, space: str) -> dict:
-    start, end = _spans(path, size, mtime_ns).get(space, (0, 0))
+    start, end, _ = _index(path, size, mtime_ns).get(space, (0, 0, ()))
     if start == end:
         return {}
     with open(path, "rb") as fh:
@@ -173,8 +186,14 @@ def _space(path: str, size: int, mtime_ns: int, space: str) -> dict:
 
 def split_spaces(split: str) -> list[str]:
     """The search spaces of one split (``train``, ``validation``, ``test``), in
-    the file's order."""
-    return list(_spans(*_stat(SPLIT_FILES[split])))
+    the file's order; read without parsing the file."""
+    return list(_index(*_stat(SPLIT_FILES[split])))
+
+
+def split_datasets(split: str, space: str) -> tuple[str, ...]:
+    """The data set ids of one search space in one split, in the file's order
+    (empty when the split lacks the space); read without parsing the file."""
+    return _index(*_stat(SPLIT_FILES[split])).get(space, (0, 0, ()))[2]
 
 
 def load_space(split: str, space: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -195,27 +214,30 @@ def load_initializations() -> dict[str, dict[str, dict[str, list[int]]]]:
     return _initializations(*_stat(INIT_FILE))
 
 
-def _find_target(space: str, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+def _target_split(space: str, dataset: str) -> str:
+    """The split holding the target data set (``TARGET_SPLITS`` order)."""
     for split in TARGET_SPLITS:
-        tables = load_space(split, space)
-        if dataset in tables:
-            return tables[dataset]
+        if dataset in split_datasets(split, space):
+            return split
     spaces = {s for split in TARGET_SPLITS for s in split_spaces(split)}
     if space not in spaces:
         known = sorted(spaces, key=int)
         raise UserError(f"HPO-B has no search space {space}; search spaces: {', '.join(known)}")
-    datasets = sorted((d for split in TARGET_SPLITS for d in load_space(split, space)), key=int)
+    datasets = sorted((d for split in TARGET_SPLITS for d in split_datasets(split, space)), key=int)
     raise UserError(
         f"HPO-B search space {space} has no data set {dataset}; data sets: {', '.join(datasets)}"
     )
 
 
 def _check(params: dict) -> None:
-    _find_target(str(params["space"]), str(params["dataset"]))
-    if not _source_tables(params):
+    """Names are checked against the files' index: nothing is parsed."""
+    space, dataset = str(params["space"]), str(params["dataset"])
+    _target_split(space, dataset)
+    splits = SOURCE_SPLITS[params["sources"]]
+    if not any(d != dataset for split in splits for d in split_datasets(split, space)):
         raise UserError(
-            f"HPO-B search space {params['space']} has no data set other than "
-            f"{params['dataset']} in sources={params['sources']}"
+            f"HPO-B search space {space} has no data set other than {dataset} in "
+            f"sources={params['sources']}"
         )
 
 
@@ -269,7 +291,7 @@ def _unit_cube(X: np.ndarray, where: str) -> torch.Tensor:
 )
 def build_hpob_pair(space: int, dataset: int, sources: str, max_sources: int):
     space_id, dataset_id = str(space), str(dataset)
-    X, y = _find_target(space_id, dataset_id)
+    X, y = load_space(_target_split(space_id, dataset_id), space_id)[dataset_id]
     where = f"HPO-B space {space_id}, data set {dataset_id}"
     inits = load_initializations().get(space_id, {}).get(dataset_id, {})
     designs = [inits[s] for s in SEEDS if s in inits]
@@ -305,5 +327,5 @@ def meta_test_pairs() -> list[str]:
     return [
         f"hpob:space={space},dataset={dataset}"
         for space in split_spaces("test")
-        for dataset in load_space("test", space)
+        for dataset in split_datasets("test", space)
     ]
