@@ -31,8 +31,9 @@ Files are read lazily, one search space at a time, and what is read is kept
 for the process, however many pairs and runs use it: a first scan finds where
 each space's object lies in a split file (braces only, no number parsed), and
 a space is parsed when a pair first needs it, its data sets' nested lists
-turned into NumPy arrays as they are decoded. Memory stays near the arrays'
-size, never a whole file of hundreds of MB as text.
+turned into NumPy arrays as they are decoded. At its peak a process holds the
+arrays read so far plus one space's text, never a whole file of hundreds of MB;
+pair names are checked against the scan alone.
 """
 
 from __future__ import annotations
