@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 from botorch.acquisition import LogExpectedImprovement
+from conftest import REGISTERED_METHODS, SLOW_METHODS
 
 from bo_transfer.methods import METHODS, Method, base, make_method
 from bo_transfer.methods.discrete import design, maximize_discrete
@@ -18,8 +19,10 @@ from bo_transfer.sweep.batched import run_block
 from bo_transfer.sweep.store import ResultStore
 
 PAIR = "hpob:space=5971,dataset=10093"
-SLOW = {"mtgp-botorch"}
-ALL_METHODS = [pytest.param(m, marks=pytest.mark.slow) if m in SLOW else m for m in METHODS.names()]
+SLOW = set(SLOW_METHODS)
+ALL_METHODS = [
+    pytest.param(m, marks=pytest.mark.slow) if m in SLOW else m for m in REGISTERED_METHODS
+]
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +66,7 @@ def test_every_method_runs_end_to_end_on_an_hpob_pair(tiny_hpob_results):
     pair = get_pair(PAIR)
     rows = _rows(pair)
     methods = set(df["method"])
-    assert methods == set(METHODS.names()) - SLOW
+    assert methods == set(REGISTERED_METHODS) - SLOW
     for _, run in df.groupby("method"):
         xs = [tuple(json.loads(x)) for x in run.sort_values("iteration")["x"]]
         assert len(xs) == 9 and all(x in rows for x in xs) and len(set(xs)) == 9
