@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from bo_transfer.methods import METHODS
 from bo_transfer.sweep import LocalExecutor, Sweep, run_sweep
 
 TINY = {
@@ -41,6 +42,24 @@ def _private_optimum_cache(tmp_path_factory):
         os.environ["BO_TRANSFER_CACHE"] = old
 
 
+@pytest.fixture(autouse=True, scope="session")
+def hpob_dir(tmp_path_factory) -> Path:
+    """Small tables in HPO-B's exact file layout, made up by us (we ship none of
+    HPO-B's data), so the ``hpob`` family's pairs resolve in every test and
+    sweep worker (set in os.environ, which spawned workers inherit)."""
+    from bo_transfer.problems.hpob import HPOB_DIR_ENV
+    from bo_transfer.problems.hpob_synthetic import write_synthetic_hpob
+
+    old = os.environ.get(HPOB_DIR_ENV)
+    root = write_synthetic_hpob(tmp_path_factory.mktemp("hpob"))
+    os.environ[HPOB_DIR_ENV] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop(HPOB_DIR_ENV, None)
+    else:
+        os.environ[HPOB_DIR_ENV] = old
+
+
 @pytest.fixture(scope="session")
 def tiny_sweep() -> Sweep:
     return Sweep.from_dict(TINY)
@@ -53,6 +72,39 @@ def tiny_results(tmp_path_factory, tiny_sweep):
     summary = run_sweep(tiny_sweep, out, executor=LocalExecutor(1))
     assert summary.failed == 0, summary.lines()
     return out
+
+
+#: Methods too slow for the default run's end-to-end sweeps (run with ``-m slow``).
+SLOW_METHODS = ("mtgp-botorch",)
+
+
+#: The methods of the package and installed plugins, named before any test
+#: module registers its own (one of those kills its process on purpose).
+REGISTERED_METHODS = tuple(METHODS.names())
+
+
+@pytest.fixture(scope="session")
+def tiny_hpob_results(tmp_path_factory, hpob_dir):
+    """Every registered method (the slow ones aside) run end to end on an HPO-B
+    pair of the session's tables (seed 0: HPO-B's design ``test0``): the tidy
+    results and the sweep directory."""
+    from bo_transfer.analysis import load_results
+
+    sweep = Sweep.from_dict(
+        {
+            "name": "tiny-hpob",
+            "seeds": [0],
+            "budget": 9,
+            "n_init": 5,
+            "n_source": 16,
+            "pairs": ["hpob:space=5971,dataset=10093"],
+            "methods": [m for m in REGISTERED_METHODS if m not in SLOW_METHODS],
+        }
+    )
+    out = tmp_path_factory.mktemp("tiny-hpob")
+    summary = run_sweep(sweep, out, executor=LocalExecutor(1))
+    assert summary.failed == 0, summary.lines()
+    return load_results(out), out
 
 
 @contextmanager

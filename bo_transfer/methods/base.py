@@ -24,6 +24,7 @@ from gpytorch.means import Mean
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
+from bo_transfer.methods import discrete
 from bo_transfer.methods.gp import (
     ACQUISITIONS,
     NUM_RESTARTS,
@@ -73,6 +74,15 @@ class Method(ABC):
     through :meth:`record`. The helpers (:meth:`fit_gp`, :meth:`fit_sources`,
     :meth:`maximize`, :meth:`gp_step`) keep a typical method to a few lines.
 
+    On a tabular target (a finite table of evaluated configurations) the runner
+    sets ``candidates`` to the `m x dim` configurations not yet evaluated
+    (None on a continuous target) and ``given_design`` to the data set's own
+    initial design for the run, if any. :meth:`maximize`,
+    :func:`~bo_transfer.methods.batch.maximize_batch` and
+    :meth:`initial_design` then choose among the candidates, so a method built
+    on them needs nothing more; a method with its own proposal logic must
+    propose one of ``candidates`` (:mod:`bo_transfer.methods.discrete`).
+
     A method whose step can run for several seeds at once subclasses
     :class:`BatchedMethod` instead.
     """
@@ -94,6 +104,8 @@ class Method(ABC):
         self.sources: list[SupervisedDataset] = []
         self.dim = 0
         self.seed = 0
+        self.candidates: Tensor | None = None
+        self.given_design: Tensor | None = None
 
     def start(self, sources: list[SupervisedDataset], dim: int, seed: int) -> None:
         """Called once per run. ``seed`` is shared by every method run on the same
@@ -102,8 +114,18 @@ class Method(ABC):
 
     def initial_design(self, n: int) -> Tensor:
         """`n x dim` initial points; default: the first ``n`` points of a scrambled
-        Sobol sequence seeded by the run seed, the same for every method."""
+        Sobol sequence seeded by the run seed, the same for every method. On a
+        tabular target: the data set's own design (``given_design``), filled up
+        with candidates drawn at random by the run seed."""
+        if self.candidates is not None:
+            return self.candidate_design(n)
         return sobol(n, self.dim, self.seed)
+
+    def candidate_design(self, n: int, first: Tensor | None = None) -> Tensor:
+        """``n`` distinct candidates of a tabular target: the `k x dim` points
+        ``first`` (a method's own wishes) moved to their nearest distinct
+        candidates, then ``given_design``, then random candidates (run seed)."""
+        return discrete.design(self.candidates, n, self.seed, first, self.given_design)
 
     @abstractmethod
     def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
@@ -198,12 +220,18 @@ class Method(ABC):
         self, acqf: AcquisitionFunction, seed: int, bounds: Tensor | None = None
     ) -> Tensor:
         """Maximise ``acqf`` over the unit cube (or the `2 x dim` box ``bounds``
-        inside it); returns a `1 x dim` tensor.
+        inside it); returns a `1 x dim` tensor. On a tabular target: over the
+        remaining ``candidates`` (those inside ``bounds`` if any are), by
+        enumeration.
 
         Deterministic for ``seed``: BoTorch picks restart points with the global
         torch generator, so it is reseeded here inside a forked RNG state.
         """
         t0 = time.perf_counter()
+        if self.candidates is not None:
+            x = discrete.maximize_discrete(acqf, self.candidates, bounds)
+            self.timings["acq_s"] += time.perf_counter() - t0
+            return x
         if bounds is None:
             bounds = unit_cube(self.dim)
         with torch.random.fork_rng(devices=[]):

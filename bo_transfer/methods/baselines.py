@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
+from bo_transfer.methods import discrete
 from bo_transfer.methods.base import ACQUISITIONS, BatchedMethod, Method, register_method
 from bo_transfer.methods.batch import gp_step_batch
 from bo_transfer.problems.base import sobol
@@ -19,12 +20,16 @@ from bo_transfer.problems.base import sobol
 )
 class RandomSearch(Method):
     """Point ``n`` is the ``n``-th point of the run's Sobol sequence, so the initial
-    design and the proposals form one low-discrepancy sequence."""
+    design and the proposals form one low-discrepancy sequence. On a tabular
+    target it samples the table without replacement: each proposal is drawn
+    uniformly from the configurations not yet evaluated."""
 
     def __init__(self) -> None:
         super().__init__()
 
     def propose(self, X: Tensor, y: Tensor, seed: int) -> Tensor:
+        if self.candidates is not None:
+            return discrete.draw(self.candidates, 1, seed)
         return sobol(X.shape[0] + 1, self.dim, self.seed)[-1:]
 
 

@@ -62,6 +62,9 @@ if TYPE_CHECKING:
 #: L-BFGS-B iteration cap of the acquisition optimisation, ``gen_candidates_scipy``'s.
 MAXITER = 2000
 
+#: Candidates of a tabular target scored per acquisition call.
+CANDIDATE_BATCH = 2048
+
 
 class BatchFallback(RuntimeError):
     """A batched step of several seeds met what only one seed's step handles
@@ -161,8 +164,17 @@ def maximize_batch(
 
     Returns:
         `S x d` proposals.
+
+    On a tabular target (the runs' ``candidates`` are set) each run's
+    acquisition is maximised over its remaining candidates by enumeration
+    instead (those inside its box, if any are), as
+    :func:`~bo_transfer.methods.discrete.maximize_discrete` does for one run.
     """
     t0 = time.perf_counter()
+    if methods[0].candidates is not None:
+        x = _maximize_candidates(acqf, [m.candidates for m in methods], bounds)
+        _charge(methods, "acq_s", time.perf_counter() - t0)
+        return x
     S = len(seeds)
     d = methods[0].dim
     dtype = torch.float64
@@ -238,6 +250,46 @@ def gp_step_batch(
     model = gp_batch(methods, X, y, mean_module)
     acqf = ACQUISITIONS[acquisition](model, best_f=(-y).max(-1, keepdim=True).values)
     return maximize_batch(methods, acqf, seeds, bounds)
+
+
+def _maximize_candidates(
+    acqf: AcquisitionFunction, pools: Sequence[Tensor], bounds: Tensor | None
+) -> Tensor:
+    """Per run, the remaining candidate with the largest acquisition value, the
+    S candidate sets scored together (padded to the longest; padding never
+    wins). With ``bounds`` (`2 x d` or `S x 2 x d`), only a run's candidates
+    inside its box compete, or all of them when none is inside.
+
+    Raises:
+        CandidateGenerationError: a run's best value is not finite.
+    """
+    S, M = len(pools), max(len(c) for c in pools)
+    if M == 0:
+        raise ValueError("no candidate left to propose")
+    d = pools[0].shape[-1]
+    device = _device_of(acqf)
+    grid = torch.zeros(M, S, d, dtype=torch.float64)
+    valid = torch.zeros(M, S, dtype=torch.bool)
+    for s, candidates in enumerate(pools):
+        grid[: len(candidates), s] = candidates
+        mask = torch.ones(len(candidates), dtype=torch.bool)
+        if bounds is not None:
+            lo, hi = bounds.expand(S, 2, d)[s].cpu()
+            inside = ((candidates >= lo) & (candidates <= hi)).all(-1)
+            mask = inside if inside.any() else mask
+        valid[: len(candidates), s] = mask
+    with torch.no_grad():
+        values = torch.cat(
+            [
+                acqf(grid[i : i + CANDIDATE_BATCH].unsqueeze(-2).to(device)).cpu()
+                for i in range(0, M, CANDIDATE_BATCH)
+            ]
+        ).masked_fill(~valid, -torch.inf)  # M x S
+    best = values.argmax(0)
+    chosen = values[best, torch.arange(S)]
+    if not torch.isfinite(chosen).all():
+        raise CandidateGenerationError(f"non-finite acquisition value {chosen.tolist()}")
+    return grid[best, torch.arange(S)]
 
 
 def per_seed(functions: Sequence[Callable[[Tensor], Tensor]], X: Tensor) -> Tensor:

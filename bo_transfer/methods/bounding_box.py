@@ -27,7 +27,10 @@ class BoundingBox(BatchedMethod):
     shifted back inside the cube. The initial design is the run's Sobol design
     mapped into the box, and every proposal is GP-LogEI maximised inside it
     (searched in the box's own coordinates, see
-    :func:`~bo_transfer.methods.batch.maximize_batch`)."""
+    :func:`~bo_transfer.methods.batch.maximize_batch`). On a tabular target the
+    design's points move to their nearest distinct configurations of the
+    table, and proposals are the best remaining configurations inside the box
+    (any remaining one once the box holds none)."""
 
     def __init__(self, n_best: int = 1, min_width: float = 0.2) -> None:
         super().__init__()
@@ -56,7 +59,8 @@ class BoundingBox(BatchedMethod):
 
     def initial_design(self, n: int) -> Tensor:
         lo, hi = self.box
-        return lo + (hi - lo) * sobol(n, self.dim, self.seed)
+        points = lo + (hi - lo) * sobol(n, self.dim, self.seed)
+        return points if self.candidates is None else self.candidate_design(n, points)
 
     @classmethod
     def propose_batch(

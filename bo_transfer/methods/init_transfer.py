@@ -21,7 +21,10 @@ class InitTransfer(ColdGP):
     """The initial design takes the best observed points of the sources, in turn
     from each source (best of source 1, best of source 2, ..., second best of
     source 1, ...), skipping duplicates; if the sources run out, the run's Sobol
-    design fills the rest. After that it proceeds as ``cold-gp``.
+    design fills the rest. After that it proceeds as ``cold-gp``. On a tabular
+    target each chosen point is replaced by its nearest configuration of the
+    table not chosen yet, and the run's default design (the data set's, then
+    random configurations) fills the rest.
 
     Feurer et al. rank the previous data sets by the distance of their
     meta-features to the target's and take the best configuration of each of
@@ -44,5 +47,7 @@ class InitTransfer(ColdGP):
                     x = points[rank]
                     if not any(torch.allclose(x, c) for c in chosen):
                         chosen.append(x)
+        if self.candidates is not None:
+            return self.candidate_design(n, torch.stack(chosen) if chosen else None)
         fill = sobol(n, self.dim, self.seed)[: n - len(chosen)]
         return torch.cat([torch.stack(chosen), fill]) if chosen else fill

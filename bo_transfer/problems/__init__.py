@@ -7,6 +7,7 @@ from bo_transfer.problems import (  # noqa: F401  (register families)
     gp_sample,
     hartmann,
     hpo,
+    hpob,
     negate,
     shift,
 )
@@ -23,6 +24,7 @@ from bo_transfer.problems.pair import (
     register_family,
     register_pair,
 )
+from bo_transfer.problems.table import register_env_tables, register_table_pairs
 
 __all__ = [
     "DEFAULT_N_SOURCE",
@@ -39,4 +41,8 @@ __all__ = [
     "get_pair",
     "register_family",
     "register_pair",
+    "register_table_pairs",
 ]
+
+# Tables declared for this process and its workers (a spec's ``tables``).
+register_env_tables()

@@ -32,8 +32,5 @@ from bo_transfer.problems.pair import Param, get_pair, register_family
 def build_negated_pair(pair: str):
     inner = get_pair(pair)
     return inner.target, [
-        ObservedSource(s.X, -s.y, f"-{s.name}")
-        if isinstance(s, ObservedSource)
-        else NegatedProblem(s)
-        for s in inner.sources
+        s.negated() if isinstance(s, ObservedSource) else NegatedProblem(s) for s in inner.sources
     ]

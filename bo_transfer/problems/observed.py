@@ -24,9 +24,15 @@ class ObservedSource:
         X: `n x dim` inputs in the unit cube.
         y: `n` objective values (minimised).
         name: shown in plots and messages.
+        subsample: a run sees at most ``n_source`` of the points, a random
+            subset drawn afresh for each run seed (large meta-data sets, e.g.
+            HPO-B's thousands of evaluations per data set); otherwise every
+            run sees the whole table.
     """
 
-    def __init__(self, X: Tensor, y: Tensor, name: str = "observed") -> None:
+    def __init__(
+        self, X: Tensor, y: Tensor, name: str = "observed", subsample: bool = False
+    ) -> None:
         X = torch.as_tensor(X, dtype=DTYPE)
         y = torch.as_tensor(y, dtype=DTYPE).reshape(-1)
         if X.ndim != 2 or len(X) != len(y) or len(y) < 2:
@@ -36,6 +42,21 @@ class ObservedSource:
         if X.min() < 0 or X.max() > 1:
             raise UserError(f"{name}: inputs must lie in the bounds given")
         self.X, self.y, self.name, self.dim = X, y, name, X.shape[-1]
+        self.subsample = subsample
+
+    def observations(self, n: int, seed: int) -> tuple[Tensor, Tensor]:
+        """The `m x dim` inputs and `m` values a run sees: the whole table, or
+        with ``subsample`` and more than ``n`` points, ``n`` of them drawn
+        without replacement by ``seed`` (kept in table order)."""
+        if not self.subsample or len(self.y) <= n:
+            return self.X, self.y
+        gen = torch.Generator().manual_seed(seed)
+        keep = torch.randperm(len(self.y), generator=gen)[:n].sort().values
+        return self.X[keep], self.y[keep]
+
+    def negated(self) -> ObservedSource:
+        """The same table with its values negated (the adversarial twin)."""
+        return ObservedSource(self.X, -self.y, f"-{self.name}", self.subsample)
 
     @property
     def optimum(self) -> Optimum:

@@ -318,7 +318,8 @@ class TransferPair:
                 of the source's value range on the reference set (0.1 = 10 %),
                 so one setting means the same across pairs of any scale.
 
-        An :class:`ObservedSource` contributes its own table whatever the options.
+        An :class:`ObservedSource` contributes its own table whatever the options
+        (with ``subsample``, at most ``n_source`` of its points, drawn per seed).
         """
         if design not in SOURCE_DESIGNS:
             raise UserError(
@@ -329,7 +330,10 @@ class TransferPair:
         datasets = []
         for k, source in enumerate(self.sources):
             if isinstance(source, ObservedSource):
-                X, Y = source.X, source.y.unsqueeze(-1)
+                X, y = source.observations(
+                    n_source, derive_seed("source-subsample", self.name, seed, k)
+                )
+                Y = y.unsqueeze(-1)
             else:
                 X, Y = self._observe(source, k, seed, n_source, design, float(noise))
             datasets.append(

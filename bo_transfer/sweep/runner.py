@@ -26,6 +26,7 @@ from bo_transfer.sweep.outcome import (
     full_traceback,
     recording_warnings,
 )
+from bo_transfer.sweep.pool import COUNTERS, CandidatePool
 
 #: Two points closer than this (max-norm) count as the same point.
 DUPLICATE_TOL = 1e-9
@@ -209,6 +210,11 @@ class RunLoop:
             source_design=spec.source_design,
             source_noise=spec.source_noise,
         )
+        # A tabular target: proposals are its rows not yet evaluated (see sweep.pool).
+        self.pool = CandidatePool.for_target(pair.target, spec.seed)
+        if self.pool is not None:
+            result.metadata.update(dict.fromkeys(COUNTERS, 0))
+            result.metadata["given_design"] = self.pool.design is not None
         self.X = torch.empty(0, pair.dim, dtype=DTYPE)
         self.y = torch.empty(0, dtype=DTYPE)
 
@@ -222,9 +228,18 @@ class RunLoop:
         started = time.perf_counter()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(spec.key, "start"))
+            if self.pool is not None:
+                self.pool.share(self.method)
             self.method.start(sources, pair.dim, run_seed)
             design = _check_points(
                 self.method.initial_design(spec.n_init), spec.n_init, pair.dim, "initial design"
+            )
+        if self.pool is not None:
+            design = torch.cat(
+                [
+                    self.pool.admit(x, derive_seed(spec.key, "design", i), self.result.metadata)
+                    for i, x in enumerate(design.split(1))
+                ]
             )
         self._evaluate(design, started)
 
@@ -236,9 +251,11 @@ class RunLoop:
         return _impute(self.y, self.result)
 
     def propose(self, iteration: int, seed: int) -> torch.Tensor:
-        """The method's own next point (`1 x dim`), or a Sobol point after a
-        numerical failure."""
+        """The method's own next point (`1 x dim`), or a Sobol point (a random
+        remaining row of a tabular target) after a numerical failure."""
         result, dim = self.result, self.pair.dim
+        if self.pool is not None and self.pool.exhausted:
+            return self.pool.best()  # nothing left to choose from; accept pads
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             try:
@@ -254,14 +271,21 @@ class RunLoop:
                 result.metadata.setdefault("fallback_errors", []).append(
                     error_line(exc, f"iteration {iteration}")[:MAX_LINE]
                 )
-                proposal = sobol(fallbacks, dim, derive_seed(self.spec.key, "fallback"))[-1:]
+                proposal = (
+                    self.pool.draw(seed)
+                    if self.pool is not None
+                    else sobol(fallbacks, dim, derive_seed(self.spec.key, "fallback"))[-1:]
+                )
         return proposal
 
     def accept(self, x: torch.Tensor, seed: int, started: float) -> None:
-        """Evaluate the `1 x dim` proposal ``x`` (redrawn if it repeats a point);
-        the iteration's time runs from ``started``."""
+        """Evaluate the `1 x dim` proposal ``x`` (redrawn if it repeats a point;
+        on a tabular target, admitted by the pool); the iteration's time runs
+        from ``started``."""
         x = _check_points(x, 1, self.pair.dim, "proposal")
-        if _is_duplicate(x, self.X):
+        if self.pool is not None:
+            x = self.pool.admit(x, seed, self.result.metadata)
+        elif _is_duplicate(x, self.X):
             # Re-evaluating a noise-free point wastes budget; draw a fresh one instead.
             gen = torch.Generator().manual_seed(seed)
             x = torch.rand(1, self.pair.dim, generator=gen, dtype=DTYPE)
@@ -279,6 +303,8 @@ class RunLoop:
         with torch.no_grad():
             values = self.pair.target(points)
         self.X, self.y = torch.cat([self.X, points]), torch.cat([self.y, values])
+        if self.pool is not None:
+            self.pool.share(self.method)
         per_point = (time.perf_counter() - started) / len(points)
         self.result.X.extend(points.tolist())
         self.result.y.extend(values.tolist())

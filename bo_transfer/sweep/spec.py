@@ -20,7 +20,9 @@ may be tables ``{name = "prior-mean", label = "pm", <option> = <value>}``; the s
 method twice with different options and no labels is labelled ``name[k=v,...]``.
 ``batch_seeds`` and ``device`` say how runs are executed, not what they
 compute (:mod:`bo_transfer.sweep.plan`): they are not part of the spec's
-identity (:meth:`Sweep.to_json`) nor of any run's key.
+identity (:meth:`Sweep.to_json`) nor of any run's key. ``hpob_dir``,
+``tables`` and ``preset`` locate real meta-data sets and apply HPO-B's
+protocol (:mod:`bo_transfer.sweep.presets`).
 
 :class:`Sweep` validates itself on construction, from a TOML file, a dict or
 Python, and reports every problem at once (:class:`SpecError`).
@@ -45,6 +47,7 @@ from bo_transfer.problems.pair import (
 )
 from bo_transfer.registry import closest
 from bo_transfer.sweep.plan import DEVICES
+from bo_transfer.sweep.presets import DATA_KEYS, apply_data_keys
 from bo_transfer.sweep.runner import RunSpec, default_label, key_label
 
 if sys.version_info >= (3, 11):
@@ -64,6 +67,7 @@ TOP_LEVEL_KEYS = (
     "device",
     "pairs",
     "methods",
+    *DATA_KEYS,
 )
 REQUIRED_KEYS = ("seeds", "budget", "n_init", "pairs", "methods")
 
@@ -151,6 +155,7 @@ class Sweep:
     def from_dict(cls, data: dict[str, Any], default_name: str = "sweep") -> Sweep:
         """Validate everything, report every problem at once (a :class:`SpecError`)."""
         problems: list[str] = []
+        data = apply_data_keys(data, problems)  # data locations first: pairs need them
         for key in data:
             if key not in TOP_LEVEL_KEYS:
                 near = closest(key, list(TOP_LEVEL_KEYS))
@@ -162,7 +167,7 @@ class Sweep:
         for key in ("pairs", "methods"):
             if key in data and (not isinstance(data[key], list) or not data[key]):
                 problems.append(f"{key}: must be a non-empty list of names or tables")
-        fields = {k: data[k] for k in TOP_LEVEL_KEYS if k in data}
+        fields = {k: data[k] for k in TOP_LEVEL_KEYS if k in data and k not in DATA_KEYS}
         fields.setdefault("name", default_name)
         fields["seeds"] = data.get("seeds", 1)
         for key in REQUIRED_KEYS:
