@@ -30,7 +30,7 @@ def build_store(directory: Path, runs: int, iterations: int) -> None:
         store.set_meta("spec", json.dumps({"name": "synthetic"}))
     pairs = [f"gp:rho={r:.1f},dim=2,lengthscale=0.2,instance=0" for r in np.linspace(-0.9, 0.9, 20)]
     methods = ["random", "cold-gp", "init-transfer", "prior-mean", "pooled-gp"]
-    seeds = runs // (len(pairs) * len(methods))
+    seeds = max(1, runs // (len(pairs) * len(methods)))
     rng = np.random.default_rng(0)
     conn = sqlite3.connect(directory / "results.sqlite")
     run_rows, eval_rows = [], []

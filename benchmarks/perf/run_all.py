@@ -60,42 +60,108 @@ def main() -> None:
     )
     parser.add_argument("--step-timeout", type=int, default=1800, help="seconds per harness")
     parser.add_argument("--skip", nargs="*", default=[], help="skip steps whose title has this")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every harness at its smallest size (seconds): checks that they run, measures nothing",
+    )
     args = parser.parse_args()
     py = [sys.executable]
+    small = args.smoke
     steps = [
         (
             "cold-gp vs the hand-written BoTorch loop (one thread)",
-            pinned("0") + py + [str(HERE / "reference.py"), "--reps", "3", "--budget", "25"],
+            pinned("0")
+            + py
+            + [str(HERE / "reference.py")]
+            + (
+                ["--reps", "1", "--budget", "7", "--dims", "2"]
+                if small
+                else ["--reps", "3", "--budget", "25"]
+            ),
+        ),
+        (
+            "Batched seeds vs sequential runs: per method (one thread) and a study-shaped sweep",
+            pinned("0,1")
+            + py
+            + [str(HERE / "batched.py")]
+            + (
+                [
+                    "--seeds",
+                    "2",
+                    "--budget",
+                    "7",
+                    "--dims",
+                    "2",
+                    "--methods",
+                    "cold-gp",
+                    "rgpe",
+                    "--workers",
+                    "1",
+                ]
+                if small
+                else []
+            ),
         ),
         (
             "Sweep throughput (quickstart, 2 cores)",
             pinned("0,1")
             + py
-            + [str(HERE.parent / "throughput.py"), "--seeds", str(args.throughput_seeds)],
+            + [str(HERE / "throughput.py"), "--seeds", "2" if small else str(args.throughput_seeds)]
+            + (["--budget", "4"] if small else []),
         ),
         (
             "Per-iteration cost of each method relative to cold-gp",
             py
             + [str(HERE / "method_cost.py"), "--workers", str(args.cost_workers)]
-            + ["--seeds", "1", "--budget", "10", "--configs", *args.cost_configs],
+            + (
+                [
+                    "--seeds",
+                    "1",
+                    "--budget",
+                    "7",
+                    "--configs",
+                    "1x8",
+                    "--methods",
+                    "cold-gp",
+                    "prior-mean",
+                ]
+                if small
+                else ["--seeds", "1", "--budget", "10", "--configs", *args.cost_configs]
+            ),
         ),
         (
             "Where mtgp's time goes: L-BFGS iterations x cost per evaluation (one thread)",
             pinned("0")
             + py
-            + [str(HERE / "profile_fit.py"), "--configs", "1x32", "5x32", "--profile"],
+            + [str(HERE / "profile_fit.py")]
+            + (
+                ["--configs", "1x8", "--methods", "cold-gp", "mtgp", "--iterations", "1"]
+                if small
+                else ["--configs", "1x32", "5x32", "--profile"]
+            ),
         ),
         (
             "Report and export at scale (10,000 runs x 50 iterations)",
-            pinned("0") + py + [str(HERE / "report_scale.py")],
+            pinned("0")
+            + py
+            + [str(HERE / "report_scale.py")]
+            + (["--runs", "100", "--iterations", "5"] if small else []),
         ),
         (
             "Vectorized seeds: batched vs sequential GP fits, CPU (one thread)",
-            pinned("0") + py + [str(HERE / "batched_seeds.py"), "--device", "cpu"],
+            pinned("0")
+            + py
+            + [str(HERE / "batched_seeds.py"), "--device", "cpu"]
+            + (["--sizes", "2", "--n", "8", "--reps", "1"] if small else []),
         ),
         (
-            "Vectorized seeds: the whole cold-gp loop, batched vs sequential (one thread)",
-            pinned("0") + py + [str(HERE / "batched_loop.py")],
+            "Warm-started hyperparameters on the same data (one thread)",
+            pinned("0") + py + [str(HERE / "warm_start.py")] + (["--smoke"] if small else []),
+        ),
+        (
+            "RGPE weights on fixed data: ours vs the paper's definition",
+            py + [str(HERE.parent / "rgpe_weights.py")] + (["--samples", "16"] if small else []),
         ),
     ]
     if args.cuda:
@@ -118,19 +184,27 @@ def main() -> None:
         "",
     ]
     steps = [(t, c) for t, c in steps if not any(s.lower() in t.lower() for s in args.skip)]
+    failed = []
     for title, cmd in steps:
         print(f"== {title}", flush=True)
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.step_timeout)
             body = proc.stdout.strip() or f"(failed: {proc.stderr.strip().splitlines()[-1:]})"
+            if proc.returncode != 0:
+                failed.append(title)
+                body += f"\n(exit code {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]})"
         except subprocess.TimeoutExpired as exc:
             partial = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
             body = partial.strip() + f"\n(stopped after {args.step_timeout} s)"
+            failed.append(title)
         print(body, flush=True)
         shown = " ".join(Path(c).name if "/" in c else c for c in cmd)
         lines += [f"## {title}", "", f"`{shown}`", "", body, ""]
         Path(args.out).write_text("\n".join(lines))  # keep what is done if a later step dies
     print(f"wrote {args.out}")
+    if failed:
+        print(f"failed: {'; '.join(failed)}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

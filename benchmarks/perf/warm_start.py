@@ -14,6 +14,7 @@ likelihoods (per data point; negative: the warm start ended lower).
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 
@@ -23,7 +24,7 @@ from botorch.models import SingleTaskGP
 from fit_counter import FITS
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
-from bo_transfer.methods.base import _load_parameters, _parameters
+from bo_transfer.methods.gp import load_parameters, parameters_of
 from bo_transfer.problems import get_pair
 from bo_transfer.problems.base import sobol
 from bo_transfer.sweep.executors import set_single_thread
@@ -32,7 +33,7 @@ from bo_transfer.sweep.executors import set_single_thread
 def fit(X, y, previous=None) -> tuple[SingleTaskGP, float, int, float]:
     model = SingleTaskGP(X, -y.unsqueeze(-1))
     if previous:
-        _load_parameters(model, previous)
+        load_parameters(model, previous)
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
     t0 = time.perf_counter()
     fit_gpytorch_mll(mll)
@@ -44,25 +45,28 @@ def fit(X, y, previous=None) -> tuple[SingleTaskGP, float, int, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="one small design (seconds)")
+    smoke = parser.parse_args().smoke
     set_single_thread()
     print(
         "| dim | warm / default time | iterations, default | iterations, warm | "
         "mll warm - default, mean | worst |"
     )
     print("|---|---|---|---|---|---|")
-    for dim in (2, 6):
+    for dim in (2,) if smoke else (2, 6):
         pair = get_pair(f"gp:rho=0.5,dim={dim}")
         rows = []
-        for design in range(3):
+        for design in range(1 if smoke else 3):
             X = sobol(30, dim, 100 + design)
             y = pair.target(X)
             previous = None
-            for n in range(6, 30):
+            for n in range(6, 9 if smoke else 30):
                 torch.manual_seed(n)
                 _, t_default, it_default, v_default = fit(X[:n], y[:n])
                 torch.manual_seed(n)
                 model, t_warm, it_warm, v_warm = fit(X[:n], y[:n], previous)
-                previous = _parameters(model)
+                previous = parameters_of(model)
                 rows.append((t_default, t_warm, it_default, it_warm, v_warm - v_default))
         ratio = sum(r[1] for r in rows) / sum(r[0] for r in rows)
         print(

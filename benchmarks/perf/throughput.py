@@ -1,7 +1,7 @@
 """Sweep throughput: runs per minute of one spec with 1 and 2 local workers and a
 Dask LocalCluster, measured in one process, one after the other.
 
-    python benchmarks/throughput.py [SPEC] [--seeds N] [--repeats R]
+    python benchmarks/perf/throughput.py [SPEC] [--seeds N] [--budget B] [--repeats R]
 
 Prints runs/minute per executor and the ratios the targets are stated in:
 2 workers vs 1 (target >= 1.8x on 2 cores) and the Dask LocalCluster's overhead
@@ -64,13 +64,18 @@ def independent_halves(sweep: Sweep) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("spec", nargs="?", default="benchmarks/quickstart.toml")
+    parser.add_argument(
+        "spec", nargs="?", default=str(Path(__file__).resolve().parents[1] / "quickstart.toml")
+    )
+    parser.add_argument("--budget", type=int, help="override the spec's budget")
     parser.add_argument("--seeds", type=int, help="override the spec's seed count")
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     sweep = Sweep.from_toml(args.spec)
     if args.seeds:
         sweep = replace(sweep, seeds=tuple(range(args.seeds)))
+    if args.budget:
+        sweep = replace(sweep, budget=args.budget)
     n = len(sweep.runs())
     executors = {
         "local, 1 worker": lambda: LocalExecutor(1),
