@@ -48,7 +48,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         _emit(rows, ["name", "summary", "citation"], args.format)
         return EXIT_OK
     from bo_transfer.problems import FAMILIES, get_pair
-    from bo_transfer.problems.pair import DIAGNOSTICS, canonical_pair_name, instance_diagnostics
+    from bo_transfer.problems.families import canonical_pair_name
+    from bo_transfer.problems.pair import DIAGNOSTICS, instance_diagnostics
 
     # One row per source (contract: multi-source pairs list each source's
     # diagnostics; ``source`` numbers them). An instance=seed pair's values are
@@ -96,12 +97,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from bo_transfer.problems import get_pair
-    from bo_transfer.problems.pair import (
-        DIAGNOSTICS,
-        canonical_pair_name,
-        instance_diagnostics,
-        is_seeded,
-    )
+    from bo_transfer.problems.families import canonical_pair_name, is_seeded
+    from bo_transfer.problems.pair import DIAGNOSTICS, instance_diagnostics
     from bo_transfer.problems.plot import plot_pair
 
     pair = get_pair(args.pair)  # instance 0 of an instance=seed pair

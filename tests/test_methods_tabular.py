@@ -13,7 +13,7 @@ from conftest import REGISTERED_METHODS, SLOW_METHODS
 from bo_transfer.methods import METHODS, Method, base, batch, make_method
 from bo_transfer.methods.discrete import design, maximize_discrete
 from bo_transfer.problems import get_pair, register_table_pairs
-from bo_transfer.problems.pair import FAMILIES
+from bo_transfer.problems.families import FAMILIES
 from bo_transfer.sweep import RunSpec, Sweep, run_one
 from bo_transfer.sweep.block import run_block
 from bo_transfer.sweep.store import ResultStore

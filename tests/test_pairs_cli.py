@@ -64,7 +64,7 @@ def test_show_draws_a_higher_dimensional_pair_as_a_scatter(tmp_path, capsys):
 def test_literature_spec_covers_every_builtin_family_once():
     from pathlib import Path
 
-    from bo_transfer.problems.pair import split_pair_name
+    from bo_transfer.problems.families import split_pair_name
     from bo_transfer.sweep import Sweep
 
     spec = Path(__file__).resolve().parents[1] / "benchmarks" / "literature.toml"

@@ -10,10 +10,11 @@ import pytest
 import torch
 from scipy import stats
 
+from bo_transfer.errors import UserError
 from bo_transfer.problems import FAMILIES, get_pair
 from bo_transfer.problems.base import DTYPE, sobol
+from bo_transfer.problems.families import PairFamily, Param, canonical_pair_name, format_value
 from bo_transfer.problems.observed import ObservedSource
-from bo_transfer.problems.pair import canonical_pair_name, format_value
 
 FAMILY_NAMES = sorted(FAMILIES.names())
 EXAMPLES = [name for f in FAMILY_NAMES for name in FAMILIES.get(f).examples]
@@ -98,3 +99,21 @@ def test_diagnostics_cover_every_source(name):
     for d in pair.diagnostics:
         assert -1.0 <= d["pearson"] <= 1.0 and -1.0 <= d["spearman"] <= 1.0
         assert 0.0 <= d["optimum_distance"] <= pair.dim**0.5 + 1e-9
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: Param("n", int, 0, 1, 5), "default"),
+        (lambda: Param("mode", str, "a"), "needs its choices"),
+        (lambda: Param("bad name", float, 0.0), "identifier"),
+        (lambda: PairFamily("a:b", (), lambda: None, "", ""), "':' or ','"),
+        (
+            lambda: PairFamily("twice", (Param("x", float, 0.0),) * 2, lambda: None, "", ""),
+            "repeat",
+        ),
+    ],
+)
+def test_family_definitions_validate_when_constructed(make, message):
+    with pytest.raises((ValueError, UserError), match=message):
+        make()

@@ -11,7 +11,7 @@ from scipy import stats
 from bo_transfer.errors import UserError
 from bo_transfer.problems import FAMILIES, canonical_pair_name, get_pair
 from bo_transfer.problems.base import reference_points, sobol
-from bo_transfer.problems.pair import split_pair_name
+from bo_transfer.problems.families import split_pair_name
 from bo_transfer.sweep import Sweep
 
 

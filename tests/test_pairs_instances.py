@@ -12,12 +12,8 @@ from bo_transfer.analysis import load_results, summarize
 from bo_transfer.analysis.diagnostics import pair_diagnostics
 from bo_transfer.errors import UserError
 from bo_transfer.problems import get_pair
-from bo_transfer.problems.pair import (
-    canonical_pair_name,
-    instance_diagnostics,
-    is_seeded,
-    pair_instance,
-)
+from bo_transfer.problems.families import canonical_pair_name, is_seeded, pair_instance
+from bo_transfer.problems.pair import instance_diagnostics
 from bo_transfer.sweep import LocalExecutor, RunSpec, Sweep, run_one, run_sweep
 
 SEEDED = "gp:rho=0.9,dim=1,instance=seed"

@@ -15,9 +15,10 @@ import torch
 from bo_transfer.errors import UserError
 from bo_transfer.problems import get_pair
 from bo_transfer.problems import hpob as hpob_module
+from bo_transfer.problems.families import canonical_pair_name
 from bo_transfer.problems.hpob import HPOB_DIR_ENV, SEEDS
 from bo_transfer.problems.hpob_synthetic import SyntheticSpace, write_synthetic_hpob
-from bo_transfer.problems.pair import _build_pair, canonical_pair_name
+from bo_transfer.problems.pair import _build_pair
 from bo_transfer.problems.tabular import TabularProblem
 from bo_transfer.sweep import RunSpec, Sweep, run_one
 

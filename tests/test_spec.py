@@ -133,3 +133,14 @@ def test_two_labels_of_one_method_are_an_aa_pair(tmp_path):
     assert seeds[0] != seeds[1]
     table = summarize(df).set_index(C.METHOD)
     assert table.loc["cold-gp-B", "n_paired"] == 2 and table.loc["cold-gp", "verdict"] == "baseline"
+
+
+def test_a_sweep_built_in_python_is_validated_like_a_spec_file():
+    from bo_transfer.sweep import MethodEntry
+
+    with pytest.raises(SpecError) as info:
+        Sweep("s", (0, 1), budget=3, n_init=5, pairs=("nope",), methods=("cold-gp",))
+    assert any("n_init: 5 is larger than budget 3" in p for p in info.value.problems)
+    assert any("unknown pair family 'nope'" in p for p in info.value.problems)
+    sweep = Sweep("s", (0,), 4, 3, ("forrester",), (MethodEntry("cold-gp", "cold-gp"),))
+    assert sweep.pairs[0].startswith("forrester:a=")  # made canonical

@@ -12,19 +12,17 @@ from bo_transfer.problems import (  # noqa: F401  (register families)
     shift,
 )
 from bo_transfer.problems.base import FunctionProblem, NegatedProblem, Optimum, Problem
-from bo_transfer.problems.observed import ObservedSource
-from bo_transfer.problems.pair import (
-    DEFAULT_N_SOURCE,
+from bo_transfer.problems.families import (
     FAMILIES,
     PairFamily,
     Param,
-    TransferPair,
     canonical_pair_name,
-    get_pair,
     register_family,
-    register_pair,
 )
+from bo_transfer.problems.observed import ObservedSource
+from bo_transfer.problems.pair import DEFAULT_N_SOURCE, TransferPair, get_pair
 from bo_transfer.problems.table import register_env_tables, register_table_pairs
+from bo_transfer.problems.user import register_pair
 
 __all__ = [
     "DEFAULT_N_SOURCE",

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from bo_transfer.problems.base import FunctionProblem
-from bo_transfer.problems.pair import Param, register_family
+from bo_transfer.problems.families import Param, register_family
 
 
 def alpine(X: Tensor, shift: float = 0.0) -> Tensor:

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from bo_transfer.problems.base import DTYPE, FunctionProblem, Optimum
-from bo_transfer.problems.pair import Param, register_family
+from bo_transfer.problems.families import Param, register_family
 from bo_transfer.seeding import derive_seed
 
 LOW = torch.tensor([-5.0, 0.0], dtype=DTYPE)

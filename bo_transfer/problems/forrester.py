@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from bo_transfer.problems.base import FunctionProblem
-from bo_transfer.problems.pair import Param, register_family
+from bo_transfer.problems.families import Param, register_family
 
 
 def forrester(X: torch.Tensor) -> torch.Tensor:

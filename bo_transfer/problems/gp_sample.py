@@ -39,7 +39,7 @@ from torch import Tensor
 
 from bo_transfer.errors import UserError
 from bo_transfer.problems.base import DTYPE, FunctionProblem, reference_points
-from bo_transfer.problems.pair import Param, format_value, register_family
+from bo_transfer.problems.families import Param, format_value, register_family
 from bo_transfer.seeding import derive_seed
 
 N_FEATURES = 1024

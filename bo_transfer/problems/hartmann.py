@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from bo_transfer.problems.base import DTYPE, FunctionProblem, Optimum
-from bo_transfer.problems.pair import Param, register_family
+from bo_transfer.problems.families import Param, register_family
 from bo_transfer.seeding import derive_seed
 
 ALPHA = (1.0, 1.2, 3.0, 3.2)

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from bo_transfer.errors import UserError
 from bo_transfer.problems.base import DTYPE, FunctionProblem, Optimum
-from bo_transfer.problems.pair import Param, register_family
+from bo_transfer.problems.families import Param, register_family
 
 DATASETS = ("digits", "wine", "breast_cancer", "iris")
 MODELS = ("svm", "sgd")

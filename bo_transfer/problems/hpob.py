@@ -50,8 +50,8 @@ import numpy as np
 import torch
 
 from bo_transfer.errors import UserError
+from bo_transfer.problems.families import Param, register_family
 from bo_transfer.problems.observed import ObservedSource
-from bo_transfer.problems.pair import Param, register_family
 from bo_transfer.problems.tabular import TabularProblem
 
 #: Environment variable naming the folder that holds HPO-B's files.

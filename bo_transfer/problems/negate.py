@@ -15,8 +15,9 @@ seed s negates instance s.
 from __future__ import annotations
 
 from bo_transfer.problems.base import NegatedProblem
+from bo_transfer.problems.families import Param, register_family
 from bo_transfer.problems.observed import ObservedSource
-from bo_transfer.problems.pair import Param, get_pair, register_family
+from bo_transfer.problems.pair import get_pair
 
 
 @register_family(

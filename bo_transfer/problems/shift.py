@@ -23,9 +23,9 @@ from bo_transfer.problems.base import (
     ShiftedProblem,
 )
 from bo_transfer.problems.branin import branin_problem
+from bo_transfer.problems.families import Param, register_family
 from bo_transfer.problems.forrester import forrester
 from bo_transfer.problems.hartmann import hartmann_problem
-from bo_transfer.problems.pair import Param, register_family
 from bo_transfer.seeding import derive_seed
 
 BASES = {

@@ -43,8 +43,8 @@ import pandas as pd
 import torch
 
 from bo_transfer.errors import UserError
+from bo_transfer.problems.families import FAMILIES, Param, canonical_pair_name, register_family
 from bo_transfer.problems.observed import ObservedSource
-from bo_transfer.problems.pair import FAMILIES, Param, canonical_pair_name, register_family
 from bo_transfer.problems.tabular import TabularProblem
 from bo_transfer.registry import closest
 

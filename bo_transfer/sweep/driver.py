@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bo_transfer.errors import UserError
-from bo_transfer.problems.pair import split_pair_name
+from bo_transfer.problems.families import split_pair_name
 from bo_transfer.sweep.executors import Executor, LocalExecutor
 from bo_transfer.sweep.outcome import DONE, FAILED, FAULTS, fault_count
 from bo_transfer.sweep.plan import check_device, plan

@@ -39,12 +39,8 @@ from typing import Any
 
 from bo_transfer.errors import SpecError, UserError
 from bo_transfer.methods.base import make_method
-from bo_transfer.problems.pair import (
-    DEFAULT_N_SOURCE,
-    FAMILIES,
-    SOURCE_DESIGNS,
-    canonical_pair_name,
-)
+from bo_transfer.problems.families import FAMILIES, canonical_pair_name
+from bo_transfer.problems.pair import DEFAULT_N_SOURCE, SOURCE_DESIGNS
 from bo_transfer.registry import closest
 from bo_transfer.sweep.plan import DEVICES
 from bo_transfer.sweep.presets import DATA_KEYS, apply_data_keys
