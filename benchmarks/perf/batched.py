@@ -1,7 +1,8 @@
 """Batched seeds vs sequential runs: per method, and for a whole study-shaped sweep.
 
-    python benchmarks/perf/batched.py [--seeds 8] [--budget 30] [--dims 2 4]
-        [--methods ...] [--workers 2] [--skip-methods] [--skip-sweep]
+    python benchmarks/perf/batched.py [--seeds 8] [--budget 30] [--method-budget 20]
+        [--dims 2 4] [--methods ...] [--sweep-methods ...] [--workers 2]
+        [--skip-methods] [--skip-sweep]
 
 Per method (one thread, this process): ``--seeds`` runs of the method on
 ``gp:rho=0.5;-0.5,dim=D,instance=seed`` (two sources, one adversarial), once
@@ -11,8 +12,9 @@ evaluated points are identical (they must be: a run computes the same numbers
 alone or in a block).
 
 Whole sweep (``--workers`` local worker processes, as a user runs it): a
-study-shaped spec (the batched GP methods of the correlation study, the 2-D
-and 4-D pairs at two correlations, ``--seeds`` seeds, budget ``--budget``)
+study-shaped spec (``--sweep-methods``, one GP method of each kind of
+transfer; the 2-D and 4-D pairs at two correlations, ``--seeds`` seeds,
+budget ``--budget``)
 run with ``batch_seeds = 1`` and with ``batch_seeds = --seeds``; prints both
 wall times, their ratio (target <= 0.35) and whether the two exports are
 identical.
@@ -32,8 +34,10 @@ from bo_transfer.sweep import LocalExecutor, RunSpec, Sweep, run_one, run_sweep
 from bo_transfer.sweep.block import run_block
 from bo_transfer.sweep.executors import set_single_thread
 
-#: The GP methods of the study-shaped sweep (every batched one).
-STUDY_METHODS = [n for n in METHODS.names() if has_batched_step(METHODS.get(n))]
+#: Every method with a batched step (the per-method table).
+BATCHED_METHODS = [n for n in METHODS.names() if has_batched_step(METHODS.get(n))]
+#: The study-shaped sweep's GP methods: one of each kind of transfer.
+SWEEP_METHODS = ["cold-gp", "prior-mean", "rgpe", "mhgp", "pibo"]
 
 
 def per_method(methods: list[str], dims: list[int], seeds: int, budget: int, n_init: int) -> None:
@@ -99,20 +103,22 @@ def whole_sweep(methods: list[str], dims: list[int], seeds: int, budget: int, wo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--budget", type=int, default=30)
+    parser.add_argument("--budget", type=int, default=30, help="of the whole sweep")
+    parser.add_argument("--method-budget", type=int, default=20, help="of the per-method runs")
     parser.add_argument("--n-init", type=int, default=5)
     parser.add_argument("--dims", type=int, nargs="+", default=[2, 4])
-    parser.add_argument("--methods", nargs="*", default=STUDY_METHODS)
+    parser.add_argument("--methods", nargs="*", default=BATCHED_METHODS)
+    parser.add_argument("--sweep-methods", nargs="*", default=SWEEP_METHODS)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-methods", action="store_true")
     parser.add_argument("--skip-sweep", action="store_true")
     args = parser.parse_args()
     set_single_thread()
     if not args.skip_methods:
-        per_method(args.methods, args.dims, args.seeds, args.budget, args.n_init)
+        per_method(args.methods, args.dims, args.seeds, args.method_budget, args.n_init)
         print()
     if not args.skip_sweep:
-        whole_sweep(args.methods, args.dims, args.seeds, args.budget, args.workers)
+        whole_sweep(args.sweep_methods, args.dims, args.seeds, args.budget, args.workers)
 
 
 if __name__ == "__main__":
