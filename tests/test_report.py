@@ -398,3 +398,20 @@ def test_citation_cff_names_the_package_and_its_version():
     for required in ("cff-version", "message", "title", "authors", "type"):
         assert required in fields, required
     assert fields["version"] == version("bo_transfer")
+
+
+def test_break_even_correlation_is_reported_in_every_table_format(written):
+    """The synthetic grid: prior-mean's gain is 1.5 * rho, so it breaks even
+    near 0; random hurts everywhere and init helps everywhere."""
+    report, out = written
+    rows = report.break_even.set_index(C.METHOD)
+    assert -0.3 < rows.loc["prior-mean", "break_even"] < 0.3
+    assert rows.loc["random", "note"] == "negative up to the grid's top"
+    assert rows.loc["init", "note"] == "never negative on the grid"
+    md = (out / "table.md").read_text()
+    assert "## Break-even correlation" in md and "never negative on the grid" in md
+    assert "Break-even correlation" in (out / "table.tex").read_text()
+    csv = pd.read_csv(out / "table.csv")
+    pm = csv[csv[C.METHOD] == "prior-mean"]
+    assert pm["break_even"].nunique() == 1 and -0.3 < pm["break_even"].iloc[0] < 0.3
+    assert "Break-even correlation" in (out / "index.html").read_text()

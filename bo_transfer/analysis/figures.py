@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
@@ -69,6 +70,7 @@ def plot_transfer_gain(
     diagnostics: pd.DataFrame,
     correlation: str = "pearson",
     colors: Colors | None = None,
+    break_even: pd.DataFrame | None = None,
 ) -> Figure:
     """Transfer gain vs the measured source-target correlation: the picture of
     when transfer hurts.
@@ -82,6 +84,10 @@ def plot_transfer_gain(
             and ``n_sources``.
         correlation: ``pearson`` or ``spearman``.
         colors: method -> color.
+        break_even: break-even correlations
+            (:func:`~bo_transfer.analysis.break_even.break_even`), drawn on the
+            zero line of the first panel as a diamond with its bootstrap
+            interval, one per grid and method that crosses.
 
     One line per method (the baseline is the zero line): gain is minus the
     effect (the Hodges-Lehmann estimate of the paired difference of log10
@@ -123,6 +129,21 @@ def plot_transfer_gain(
         ax.set_ylabel("transfer gain (log10 regret, vs baseline)")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
+    if break_even is not None and len(break_even):
+        crossed = break_even[np.isfinite(break_even["break_even"].astype(float))]
+        for _, r in crossed.iterrows():
+            value = float(r["break_even"])
+            errors = [[value - r["break_even_lo"]], [r["break_even_hi"] - value]]
+            axes[0].errorbar(
+                [value],
+                [0.0],
+                xerr=np.clip(errors, 0.0, None),
+                fmt="D",
+                color=colors.get(r[C.METHOD], "0.2"),
+                markersize=5,
+                capsize=3,
+                zorder=4,
+            )
     return fig
 
 

@@ -13,6 +13,8 @@ from matplotlib.figure import Figure
 
 from bo_transfer import columns as C
 from bo_transfer.analysis import citations as cit
+from bo_transfer.analysis.break_even import COLUMNS as BE_COLUMNS
+from bo_transfer.analysis.break_even import break_even, describe, grid_of
 from bo_transfer.analysis.diagnostics import pair_diagnostics
 from bo_transfer.analysis.figures import (
     method_colors,
@@ -34,12 +36,29 @@ from bo_transfer.analysis.stats import (
     summarize,
     zero_reference_pairs,
 )
-from bo_transfer.analysis.tables import to_csv, to_html, to_latex, to_markdown
+from bo_transfer.analysis.tables import (
+    break_even_latex,
+    break_even_markdown,
+    to_csv,
+    to_html,
+    to_latex,
+    to_markdown,
+)
 from bo_transfer.seeding import derive_seed
 
 #: Power at which the caption states the smallest detectable effect.
 POWER = 0.8
 
+#: The break-even columns table.csv gains.
+BE_VALUES = ["break_even", "break_even_lo", "break_even_hi"]
+BREAK_EVEN_CAPTION = (
+    "Break-even correlation: where a method's transfer gain against the baseline (minus "
+    "the effect, the table's metric) crosses zero from below for the last time, on pairs "
+    "that differ only in their source-target correlation (each at its Pearson correlation, "
+    "mean over sources, median over instances), interpolated linearly; below it the method "
+    "hurt. 95% interval: percentile bootstrap over seeds (at a grid edge when resamples "
+    "have no crossing)."
+)
 DIAGNOSTICS_CAPTION = (
     "Per pair: d = the mean over its sources of diagnostic d, d_worst = its worst source "
     "(least correlated, farthest optimum), both the median over the instances its runs used "
@@ -78,28 +97,55 @@ class Report:
     caption: str
     figures: dict[str, tuple[str, str, Figure]] = field(default_factory=dict)
     methods_note: str = ""
+    #: One row per correlation grid and method (:mod:`~bo_transfer.analysis.break_even`).
+    break_even: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BE_COLUMNS))
 
     def markdown(self) -> str:
         """``table.md``: the table, its caption (and why a figure or a pair was
-        left out), and the tables at ``--at`` budgets."""
+        left out), the break-even correlations, and the tables at ``--at``
+        budgets."""
         out = [to_markdown(self.table), self.caption, ""]
         out += [f"{note}\n" for note in (self.cd_note, self.methods_note) if note]
+        if len(self.break_even):
+            out += ["## Break-even correlation", "", break_even_markdown(self.break_even)]
+            out += [BREAK_EVEN_CAPTION, ""]
         for budget, t in self.at.items():
             out += [f"## At {budget} evaluations", "", to_markdown(t)]
         return "\n".join(out).rstrip() + "\n"
 
     def latex(self) -> str:
-        """``table.tex``: the booktabs table citing each method and family."""
+        """``table.tex``: the booktabs table citing each method and family (and
+        the break-even correlations when the pairs form a correlation grid)."""
         cites = {label: self.refs.cite(label) for label in self.refs.keys}
         keys = cit.STATISTICS_KEYS + (cit.RANKING_KEYS if self.cd is not None else ())
-        return to_latex(
+        text = to_latex(
             self.table, self.caption, cites, caption_tex=rf"Statistics: \cite{{{','.join(keys)}}}."
         )
+        if len(self.break_even):
+            text += "\n" + break_even_latex(self.break_even, BREAK_EVEN_CAPTION)
+        return text
+
+    def csv(self) -> str:
+        """``table.csv``: the report table, with each (pair, method)'s
+        break-even correlation of its grid (``break_even``, ``_lo``, ``_hi``)
+        when the pairs form a correlation grid."""
+        table = self.table
+        if len(self.break_even):
+            table = table.assign(grid=table[C.PAIR].map(grid_of)).merge(
+                self.break_even[["grid", C.METHOD, *BE_VALUES]], on=["grid", C.METHOD], how="left"
+            )
+            table = table.drop(columns="grid")
+        return to_csv(table)
 
     def html(self, pngs: dict[str, bytes] | None = None) -> str:
         """``index.html``: tables and figures on one self-contained page
         (``pngs``: figures already rendered, by file stem)."""
         sections = [("Transfer verdicts", to_html(self.table) + _p(self.caption))]
+        if len(self.break_even):
+            shown = self.break_even.assign(
+                **{"break-even [95% CI]": self.break_even.apply(describe, axis=1)}
+            )[["grid", C.METHOD, "n_points", "break-even [95% CI]"]]
+            sections.append(("Break-even correlation", _frame_html(shown) + _p(BREAK_EVEN_CAPTION)))
         for budget, t in self.at.items():
             sections.append((f"At {budget} evaluations", to_html(t)))
         methods = _frame_html(self.methods) + (_p(self.methods_note) if self.methods_note else "")
@@ -131,7 +177,7 @@ class Report:
         texts = {
             "table.md": self.markdown(),
             "table.tex": self.latex(),
-            "table.csv": to_csv(self.table),
+            "table.csv": self.csv(),
             "references.bib": self.refs.bibtex(),
             "methods.csv": self.methods.to_csv(index=False),
         }
@@ -307,6 +353,7 @@ def build_report(
     refs = cit.references(method_names, sorted(df[C.FAMILY].unique()))
 
     diffs = paired_differences(run_metrics(df), baseline, metric)
+    crossings = break_even(diffs, diagnostics)
     caption = table_caption(
         table, diffs, int(df[C.ITERATION].max()), baseline, metric, alpha, margin
     )
@@ -331,7 +378,7 @@ def build_report(
             f"Filled markers: significant verdicts (positive or negative). Correlation: the mean "
             f"over a pair's sources (and, when a pair has several, its worst source in a second "
             f"panel), the median over the instances of an instance=seed pair.",
-            plot_transfer_gain(table, diagnostics, colors=colors),
+            plot_transfer_gain(table, diagnostics, colors=colors, break_even=crossings),
         )
     cd, cd_note = None, ""
     try:
@@ -371,4 +418,5 @@ def build_report(
         caption=caption,
         figures=figures,
         methods_note=methods_note,
+        break_even=crossings,
     )

@@ -218,3 +218,45 @@ def to_html(table: pd.DataFrame) -> str:
         f'<table class="report"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
     )
+
+
+def break_even_markdown(frame: pd.DataFrame) -> str:
+    """The break-even correlations as a Markdown table (one row per grid and method)."""
+    from bo_transfer.analysis.break_even import describe
+
+    head = ["grid", "method", "correlations", "break-even correlation [95% CI]"]
+    rows = [[r["grid"], r["method"], str(r["n_points"]), describe(r)] for _, r in frame.iterrows()]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    return "\n".join(out + [line(r) for r in rows]) + "\n"
+
+
+def break_even_latex(frame: pd.DataFrame, caption: str, label: str = "tab:break-even") -> str:
+    """The break-even correlations as a booktabs LaTeX table."""
+    from bo_transfer.analysis.break_even import describe
+
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        r"\begin{tabular}{llrl}",
+        r"\toprule",
+        r"Grid & Method & Correlations & Break-even correlation [95\% CI] \\",
+        r"\midrule",
+    ]
+    previous = None
+    for _, r in frame.iterrows():
+        if previous is not None and r["grid"] != previous:
+            lines.append(r"\midrule")
+        grid = tex_escape(r["grid"]) if r["grid"] != previous else ""
+        previous = r["grid"]
+        lines.append(
+            f"{grid} & {tex_escape(r['method'])} & {r['n_points']} & {tex_escape(describe(r))} \\\\"
+        )
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{tex_escape(caption)}}}"]
+    lines += [rf"\label{{{label}}}", r"\end{table}"]
+    return "\n".join(lines) + "\n"

@@ -34,7 +34,10 @@ class Param:
     (a non-empty list of floats, ``;``-separated in names, each in
     [low, high]) or ``"pair"`` (another pair's name; stored canonical).
     ``by_seed`` lets the parameter also take the value ``seed`` (see
-    :func:`pair_instance`).
+    :func:`pair_instance`). ``knob`` marks the family's source-target
+    correlation knob: pairs that differ only in knobs form a grid over the
+    correlation (the report's break-even correlation,
+    :mod:`bo_transfer.analysis.break_even`).
     """
 
     name: str
@@ -45,6 +48,7 @@ class Param:
     help: str = ""
     choices: tuple = ()
     by_seed: bool = False
+    knob: bool = False
 
     def __post_init__(self) -> None:
         kinds = (int, float, str, "floats", "pair")

@@ -29,7 +29,7 @@ def forrester(X: torch.Tensor) -> torch.Tensor:
 @register_family(
     "forrester",
     params=[
-        Param("a", float, 0.5, -3.0, 3.0, "scale of the target inside the source"),
+        Param("a", float, 0.5, -3.0, 3.0, "scale of the target inside the source", knob=True),
         Param("b", float, 10.0, -15.0, 15.0, "linear trend added to the source"),
         Param("c", float, -5.0, -5.0, 5.0, "offset subtracted from the source"),
     ],

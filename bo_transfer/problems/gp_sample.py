@@ -94,7 +94,15 @@ def _check_gp(params: dict) -> None:
 @register_family(
     "gp",
     params=[
-        Param("rho", "floats", (0.5,), -1.0, 1.0, "correlation with the target, one per source"),
+        Param(
+            "rho",
+            "floats",
+            (0.5,),
+            -1.0,
+            1.0,
+            "correlation with the target, one per source",
+            knob=True,
+        ),
         Param("dim", int, 2, 1, 20, "input dimension"),
         Param("lengthscale", float, 0.2, 0.01, 10.0, "RBF lengthscale on the unit cube"),
         Param(
