@@ -229,7 +229,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         margin=args.margin,
         failed=load_failed(args.dir),
     )
-    out = Path(args.out or Path(args.dir) / "report")
+    source = Path(args.dir)
+    # An export file's report goes next to it; a sweep directory's inside it.
+    out = Path(args.out or (source.parent if source.is_file() else source) / "report")
     written = report.write(out)
     texts = {"markdown": report.markdown(), "latex": report.latex(), "csv": to_csv(report.table)}
     print(texts[args.format], end="")

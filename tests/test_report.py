@@ -415,3 +415,26 @@ def test_break_even_correlation_is_reported_in_every_table_format(written):
     pm = csv[csv[C.METHOD] == "prior-mean"]
     assert pm["break_even"].nunique() == 1 and -0.3 < pm["break_even"].iloc[0] < 0.3
     assert "Break-even correlation" in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_report_of_an_exported_file_equals_the_report_of_its_directory(
+    tiny_results, tmp_path, capsys, fmt
+):
+    """Published exports re-analyse without the store: the same table."""
+    export = tmp_path / f"results.{fmt}"
+    assert main(["export", str(tiny_results), "--format", fmt, "--out", str(export)]) == 0
+    assert main(["report", str(tiny_results), "--out", str(tmp_path / "from-dir")]) == 0
+    assert main(["report", str(export), "--baseline", "cold-gp"]) == 0
+    capsys.readouterr()
+    from_dir = pd.read_csv(tmp_path / "from-dir" / "table.csv")
+    from_file = pd.read_csv(tmp_path / "report" / "table.csv")  # next to the export
+    pd.testing.assert_frame_equal(from_dir, from_file)
+
+
+def test_a_file_that_is_not_an_export_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "other.csv"
+    bad.write_text("a,b\n1,2\n")
+    assert main(["report", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a bo-transfer export" in err

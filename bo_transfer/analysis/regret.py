@@ -11,6 +11,7 @@ import pandas as pd
 
 from bo_transfer import columns as C
 from bo_transfer.analysis.diagnostics import SUMMARY_COLUMNS, source_summaries
+from bo_transfer.errors import UserError
 from bo_transfer.problems.base import ROUNDING, BelowOptimumWarning
 from bo_transfer.sweep.store import ResultStore
 
@@ -126,6 +127,37 @@ def iter_results(directory: str | Path, runs_per_chunk: int = 2000) -> Iterator[
             yield _tidy(store.evals_frame(keys=keys[start : start + runs_per_chunk]), runs)
 
 
+#: Columns a report needs beyond the contract ones, so an export file it reads
+#: must carry them (every ``bo-transfer export`` does).
+REPORT_COLUMNS = [C.RUN_KEY, C.OPTIMAL_VALUE, "value_range", "method_name", C.LOG_REGRET]
+
+
+def read_export(path: str | Path) -> pd.DataFrame:
+    """The tidy table from a file ``bo-transfer export`` wrote (``.parquet`` or
+    ``.csv``), as :func:`load_results` returns it for the sweep directory."""
+    path = Path(path)
+    try:
+        if path.suffix == ".parquet":
+            try:
+                df = pd.read_parquet(path)
+            except ImportError:
+                raise UserError(
+                    "reading a parquet export needs pyarrow: pip install pyarrow"
+                ) from None
+        elif path.suffix == ".csv":
+            df = pd.read_csv(path)
+        else:
+            raise UserError(f"{str(path)!r}: an export is a .parquet or .csv file")
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {str(path)!r}: {str(exc).splitlines()[0]}") from None
+    missing = [c for c in C.EXPORT_COLUMNS + REPORT_COLUMNS if c not in df]
+    if missing:
+        raise UserError(
+            f"{str(path)!r} is not a bo-transfer export: no column {', '.join(missing)}"
+        )
+    return df.sort_values([C.PAIR, C.METHOD, C.SEED, C.ITERATION], ignore_index=True)
+
+
 def load_results(directory: str | Path) -> pd.DataFrame:
     """The tidy table of a sweep directory: one row per (finished run, iteration),
     contract columns first (``pair, family, method, seed, iteration, y, best_y,
@@ -134,14 +166,22 @@ def load_results(directory: str | Path) -> pd.DataFrame:
     ``certified_optimal_value``, the first source's diagnostics (``pearson``,
     ``spearman``, ``optimum_distance``) and their mean over sources and worst
     source (``pearson_mean``, ``pearson_worst``, ...; see
-    :mod:`~bo_transfer.analysis.diagnostics`)."""
+    :mod:`~bo_transfer.analysis.diagnostics`).
+
+    ``directory`` may also be a file ``bo-transfer export`` wrote (see
+    :func:`read_export`), so published results re-analyse without the store."""
+    if Path(directory).is_file():
+        return read_export(directory)
     with ResultStore(directory) as store:
         return _tidy(store.evals_frame(), _run_columns(store.run_details()))
 
 
 def load_failed(directory: str | Path) -> pd.DataFrame:
     """The runs of a sweep directory stored as failed: one row each with
-    ``pair, method, seed, error`` (a report counts them per cell)."""
+    ``pair, method, seed, error`` (a report counts them per cell). An export
+    file holds finished runs only: none."""
+    if Path(directory).is_file():
+        return pd.DataFrame(columns=[C.PAIR, C.METHOD, C.SEED, "error"])
     with ResultStore(directory) as store:
         runs = store.runs_frame()
     failed = runs[runs["status"] == "failed"]
