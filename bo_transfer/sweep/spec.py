@@ -9,7 +9,7 @@ Format (DESIGN.md contract)::
     n_source = 32              # optional: source points per source
     source_design = "sobol"    # optional: "sobol" or "trajectory" (a cold GP-EI run's points)
     source_noise = 0.0         # optional: source noise std, fraction of the source's range
-    batch_seeds = 1            # optional: run blocks of this many seeds as one batched model
+    batch_seeds = 8            # optional: run blocks of up to this many seeds as one batched model
     device = "cpu"             # optional: where seed blocks run ("cpu" or "cuda")
     pairs = ["gp:rho=0.9,dim=2", "forrester"]
     methods = ["cold-gp", "prior-mean"]
@@ -67,6 +67,13 @@ TOP_LEVEL_KEYS = (
 )
 REQUIRED_KEYS = ("seeds", "budget", "n_init", "pairs", "methods")
 
+#: Seeds of a batched method run as one block unless the spec or
+#: ``--batch-seeds`` says otherwise. Batching changes no number (a run computes
+#: the same alone or in a block, tested bit for bit per method) and a
+#: study-shaped sweep took 0.27x the wall time of sequential runs at 8
+#: (benchmarks/perf/RESULTS.md), so it is on by default; 1 turns it off.
+DEFAULT_BATCH_SEEDS = 8
+
 #: Upper limits that keep a spec's size and its stored numbers sane: a seed is
 #: stored as a 64-bit SQLite integer, and one run's budget or source size
 #: beyond these would run for days (exact GPs cost O(n^3) per iteration).
@@ -102,7 +109,7 @@ class Sweep:
     n_source: int = DEFAULT_N_SOURCE
     source_design: str = "sobol"
     source_noise: float = 0.0
-    batch_seeds: int = 1
+    batch_seeds: int = DEFAULT_BATCH_SEEDS
     device: str = "cpu"
 
     def __post_init__(self) -> None:
