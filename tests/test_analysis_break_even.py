@@ -68,3 +68,12 @@ def test_a_method_that_never_hurts_says_so():
 def test_fewer_than_three_correlations_are_no_grid():
     paired, diagnostics = _paired(lambda r: r, [-0.5, 0.5])
     assert break_even(paired, diagnostics, n_boot=10).empty
+
+
+def test_the_vectorized_estimate_is_the_hodges_lehmann_estimate():
+    from bo_transfer.analysis.break_even import hodges_lehmann_estimates
+    from bo_transfer.analysis.signed_rank import hodges_lehmann
+
+    d = np.random.default_rng(3).normal(size=(5, 11))
+    expected = [hodges_lehmann(row)[0] for row in d]
+    np.testing.assert_allclose(hodges_lehmann_estimates(d), expected, rtol=0, atol=1e-15)

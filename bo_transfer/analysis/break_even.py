@@ -27,12 +27,17 @@ import numpy as np
 import pandas as pd
 
 from bo_transfer import columns as C
-from bo_transfer.analysis.signed_rank import TIE_TOL, hodges_lehmann, ties_to_zero
+from bo_transfer.analysis.signed_rank import TIE_TOL, ties_to_zero
 from bo_transfer.problems.families import FAMILIES, split_pair_name
 from bo_transfer.seeding import derive_seed
 
-#: Bootstrap resamples of the break-even interval.
+#: Bootstrap resamples of the break-even interval: ``N_BOOT``, fewer (down to
+#: ``MIN_BOOT``) when a grid has many seeds, so that one interval evaluates at
+#: most ``WALSH_BUDGET`` Walsh averages (the estimate costs ``n (n + 1) / 2``
+#: per pair and resample): 1,000 up to about 40 seeds on a 9-point grid.
 N_BOOT = 1000
+MIN_BOOT = 200
+WALSH_BUDGET = 2 * 10**7
 #: A grid needs at least this many distinct correlations.
 MIN_POINTS = 3
 
@@ -67,12 +72,19 @@ def crossing(x: np.ndarray, gain: np.ndarray) -> tuple[float, str]:
     return float(x0 + (0.0 - g0) * (x1 - x0) / (g1 - g0)), ""
 
 
-def _gains(diffs: dict[str, np.ndarray], pairs: list[str], rows: np.ndarray | None) -> np.ndarray:
-    out = []
-    for pair in pairs:
-        d = diffs[pair] if rows is None else diffs[pair][rows]
-        out.append(-hodges_lehmann(d)[0] if len(d) else math.nan)
-    return np.asarray(out)
+def hodges_lehmann_estimates(d: np.ndarray) -> np.ndarray:
+    """The Hodges-Lehmann estimate (median of the Walsh averages) of each row
+    of ``d`` (`B x n`), all rows at once: `B` values (the point estimate of
+    :func:`~bo_transfer.analysis.signed_rank.hodges_lehmann`, without its
+    interval)."""
+    i, j = np.triu_indices(d.shape[-1])
+    return np.median((d[:, i] + d[:, j]) / 2, axis=-1)
+
+
+def _gains(diffs: dict[str, np.ndarray], pairs: list[str], rows: np.ndarray) -> np.ndarray:
+    """`B x P` gains: minus the Hodges-Lehmann estimate of each pair's
+    differences, for each of the `B` row selections ``rows`` (`B x n`)."""
+    return np.stack([-hodges_lehmann_estimates(diffs[p][rows]) for p in pairs], axis=-1)
 
 
 def break_even(
@@ -90,7 +102,7 @@ def break_even(
         diagnostics: one row per pair with its ``correlation`` column
             (:func:`~bo_transfer.analysis.diagnostics.pair_diagnostics`).
         correlation: the diagnostic the grid is placed on.
-        n_boot: bootstrap resamples.
+        n_boot: bootstrap resamples (fewer for many seeds: see :data:`N_BOOT`).
         level: the interval's coverage.
 
     Returns:
@@ -117,12 +129,15 @@ def break_even(
                 continue
             table = table[pairs].dropna()
             diffs = {p: ties_to_zero(table[p].to_numpy(), TIE_TOL) for p in pairs}
-            value, note = crossing(x, _gains(diffs, pairs, None))
+            n = len(table)
+            value, note = crossing(x, _gains(diffs, pairs, np.arange(n)[None])[0])
             rng = np.random.default_rng(derive_seed("break-even", grid, method))
+            resamples = int(
+                np.clip(WALSH_BUDGET // (len(pairs) * n * (n + 1) // 2), MIN_BOOT, n_boot)
+            )
             boot = []
-            for _ in range(n_boot):
-                rows_b = rng.integers(0, len(table), len(table))
-                b, why = crossing(x, _gains(diffs, pairs, rows_b))
+            for gains in _gains(diffs, pairs, rng.integers(0, n, (resamples, n))):
+                b, why = crossing(x, gains)
                 boot.append(b if np.isfinite(b) else x[0] if why.startswith("never") else x[-1])
             lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
             rows.append(
