@@ -335,9 +335,11 @@ def test_a_broken_plugin_is_one_line(tmp_path, capsys, monkeypatch, case, value,
     err = capsys.readouterr().err
     assert code == 2
     assert f"BO_TRANSFER_PLUGINS{'' if case == 'malformed' else ':'}" in err and message in err
+    assert err.count("BO_TRANSFER_PLUGINS") == 1  # once, not once per spec entry
     assert err.count("\n") == 1 and "Traceback" not in err
     assert _tree(tmp_path) == before
-    assert METHODS.get("cold-gp").__name__ == "ColdGP"
+    monkeypatch.delenv("BO_TRANSFER_PLUGINS")
+    assert METHODS.get("cold-gp").__name__ == "ColdGP"  # never replaced
 
 
 def test_an_unreachable_dask_scheduler_writes_nothing(tmp_path, capsys, monkeypatch):

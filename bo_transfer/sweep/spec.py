@@ -39,6 +39,7 @@ from typing import Any
 
 from bo_transfer.errors import SpecError, UserError
 from bo_transfer.methods.base import make_method
+from bo_transfer.methods.registry import METHODS
 from bo_transfer.problems.pair import (
     DEFAULT_N_SOURCE,
     FAMILIES,
@@ -116,6 +117,10 @@ class Sweep:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        # Plugins first: a broken one (BO_TRANSFER_PLUGINS) is one error, not
+        # one per pair and method entry.
+        for registry in (FAMILIES, METHODS):
+            registry.names()
         problems: list[str] = []
         _check_name(self.name, problems)
         seeds = _seed_list(self.seeds, problems)
