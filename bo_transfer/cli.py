@@ -5,12 +5,32 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
+import signal
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from bo_transfer.errors import UserError
+from bo_transfer.outputs import check_file, check_folder
 
-EXIT_OK, EXIT_RUNS_FAILED, EXIT_USER_ERROR = 0, 1, 2
+#: Exit codes (README, "Command line"): 0-2 are DESIGN.md's contract; 3 is a
+#: bug of ours (the traceback goes to a log file); 130 and 143 are the shell's
+#: codes for a process ended by SIGINT (Ctrl-C) and SIGTERM.
+EXIT_OK, EXIT_RUNS_FAILED, EXIT_USER_ERROR, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler's time limit, ``kill``), raised in the main
+    thread so that a sweep stops as on Ctrl-C: finished runs stored, workers
+    stopped, the store closed."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,8 +121,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     from bo_transfer.problems.pair import DIAGNOSTICS, instance_diagnostics
     from bo_transfer.problems.plot import plot_pair
 
-    pair = get_pair(args.pair)  # instance 0 of an instance=seed pair
     name, note = canonical_pair_name(args.pair), ""
+    default = "".join(c if c.isalnum() or c in "=.-" else "_" for c in name)
+    out = _image_path(Path(args.out or f"{default}.png"))
+    pair = get_pair(args.pair)  # instance 0 of an instance=seed pair
     if is_seeded(name):
         note = f"instance=seed: drawing instance 0 ({pair.name})"
         print(f"{name}: {note}; diagnostics over the instances of seeds 0-9, median [min, max]")
@@ -114,12 +136,30 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"optimum distance {values['optimum_distance']}; target optimum "
             f"{pair.target.optimal_value:.6g} ({pair.target.optimum.how})"
         )
-    default = "".join(c if c.isalnum() or c in "=.-" else "_" for c in name)
-    out = Path(args.out or f"{default}.png")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    plot_pair(pair, note).savefig(out, dpi=120)
+    figure = plot_pair(pair, note)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(out, dpi=120)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror}") from None
     print(f"wrote {out}")
     return EXIT_OK
+
+
+def _image_path(out: Path) -> Path:
+    """``show --out``: the file that will be written (a name without an
+    extension gets ``.png``, as matplotlib would add it); an extension no
+    backend writes is refused."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    check_file(out)
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if not out.suffix:
+        return out.with_name(out.name + ".png")
+    if out.suffix[1:].lower() not in formats:
+        known = ", ".join(f".{f}" for f in sorted(formats))
+        raise UserError(f"--out {str(out)!r}: no image format {out.suffix!r}; use one of {known}")
+    return out
 
 
 def _executor(args: argparse.Namespace, out: Path):
@@ -162,18 +202,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     check_device(args.device or sweep.device)
     executor = _executor(args, out)
-    if not args.quiet:
-        print(f"{sweep.name}: {len(runs)} runs on {executor.describe()} -> {out}", file=sys.stderr)
-    summary = run_sweep(
-        sweep,
-        out,
-        executor=executor,
-        retry_failed=args.retry_failed,
-        append=args.append,
-        progress=not args.quiet,
-        batch_seeds=args.batch_seeds,
-        device=args.device,
-    )
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        summary = run_sweep(
+            sweep,
+            out,
+            executor=executor,
+            retry_failed=args.retry_failed,
+            append=args.append,
+            progress=not args.quiet,
+            batch_seeds=args.batch_seeds,
+            device=args.device,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     for line in summary.lines():
         print(line)
     print(f"results in {out / 'results.sqlite'}")
@@ -210,11 +252,15 @@ def _margin(text: str) -> float:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bo_transfer.analysis import build_report, load_failed, load_results, to_csv
+    from bo_transfer.analysis import build_report, load_failed, load_results
 
+    source = Path(args.dir)
+    # An export file's report goes next to it; a sweep directory's inside it.
+    out = Path(args.out or (source.parent if source.is_file() else source) / "report")
+    check_folder(out)
     df = load_results(args.dir)
     if df.empty:
-        raise UserError(f"no finished runs in {args.dir!r}")
+        raise UserError(_no_finished_runs(args.dir))
     methods = sorted(df["method"].unique())
     if args.baseline not in methods:
         raise UserError(
@@ -229,33 +275,61 @@ def cmd_report(args: argparse.Namespace) -> int:
         margin=args.margin,
         failed=load_failed(args.dir),
     )
-    source = Path(args.dir)
-    # An export file's report goes next to it; a sweep directory's inside it.
-    out = Path(args.out or (source.parent if source.is_file() else source) / "report")
-    written = report.write(out)
-    texts = {"markdown": report.markdown(), "latex": report.latex(), "csv": to_csv(report.table)}
+    try:
+        written = report.write(out)
+    except OSError as exc:
+        raise UserError(f"cannot write the report to {str(out)!r}: {exc.strerror}") from None
+    texts = {"markdown": report.markdown(), "latex": report.latex(), "csv": report.csv()}
     print(texts[args.format], end="")
     print(f"wrote {', '.join(p.name for p in written)} to {out}", file=sys.stderr)
     return EXIT_OK
+
+
+def _no_finished_runs(directory: str) -> str:
+    from bo_transfer.analysis import load_failed
+
+    failed = load_failed(directory)
+    if failed.empty:
+        return f"no finished runs in {directory!r}"
+    top = failed["error"].value_counts()
+    return (
+        f"no finished runs in {directory!r}: all {len(failed)} stored runs failed "
+        f"({top.iloc[0]} with: {top.index[0]}); rerun with --retry-failed once fixed"
+    )
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from bo_transfer.analysis.regret import iter_results
 
     out = Path(args.out or Path(args.dir) / f"results.{args.format}")
+    check_file(out)
     chunks = iter_results(args.dir)  # opens the store: a bad DIR fails before any write
     first = next(chunks, None)
     if first is None:
-        raise UserError(f"no finished runs in {args.dir!r}")
+        raise UserError(_no_finished_runs(args.dir))
     if args.format == "parquet":
         try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+            import pyarrow  # noqa: F401
         except ImportError:
             raise UserError("--format parquet needs pyarrow: pip install pyarrow") from None
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rows = _write_export(out, args.format, itertools.chain([first], chunks))
+    except OSError as exc:
+        out.unlink(missing_ok=True)  # no half-written export
+        raise UserError(f"cannot write {out}: {exc.strerror}") from None
+    print(f"wrote {rows} rows to {out}")
+    return EXIT_OK
+
+
+def _write_export(out: Path, fmt: str, chunks: Iterator) -> int:
+    """Write the tidy table's chunks to ``out``; returns the number of rows."""
     rows = 0
-    if args.format == "parquet":
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        first = next(chunks)
         schema = pa.Schema.from_pandas(first, preserve_index=False)
         with pq.ParquetWriter(out, schema) as writer:
             for chunk in itertools.chain([first], chunks):
@@ -263,11 +337,10 @@ def cmd_export(args: argparse.Namespace) -> int:
                 rows += len(chunk)
     else:
         with open(out, "w", newline="") as handle:
-            for i, chunk in enumerate(itertools.chain([first], chunks)):
+            for i, chunk in enumerate(chunks):
                 chunk.to_csv(handle, index=False, header=i == 0)
                 rows += len(chunk)
-    print(f"wrote {rows} rows to {out}")
-    return EXIT_OK
+    return rows
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -352,9 +425,36 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"bo-transfer: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("bo-transfer: interrupted; finished runs are stored", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        # A sweep's interruption (driver.SweepInterrupted) carries its summary
+        # and the signal's exception; one at any other moment carries neither.
+        cause = getattr(exc, "cause", exc)
+        summary = getattr(exc, "summary", None)
+        terminated = isinstance(cause, Terminated)
+        line = "terminated" if terminated else "interrupted"
+        if summary is not None:
+            line += f": {summary.brief()}; finished runs are stored, the same command resumes"
+        print(f"bo-transfer: {line}", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    except Exception as exc:  # a bug of ours: one line, the traceback in a log
+        print(f"bo-transfer: internal error: {_crash_report(exc, argv)}", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+def _crash_report(exc: Exception, argv: list[str] | None) -> str:
+    """Write ``exc``'s traceback to a log file; the line that points to it."""
+    from bo_transfer.sweep.outcome import error_line, full_traceback
+    from bo_transfer.sweep.store import provenance
+
+    line = error_line(exc)
+    name = f"bo-transfer-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    log = Path(tempfile.gettempdir()) / name
+    command = " ".join(["bo-transfer", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        log.write_text(f"{command}\n{json.dumps(provenance())}\n\n{full_traceback(exc)}")
+    except OSError as write_error:
+        return f"{line} (no log: {write_error.strerror}); please report it"
+    return f"{line}; the traceback is in {log}; please report it"
 
 
 if __name__ == "__main__":

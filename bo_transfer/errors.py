@@ -17,3 +17,10 @@ class SpecError(UserError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
+
+
+def error_line(exc: BaseException, prefix: str = "") -> str:
+    """``"[prefix: ]Type: message"``, first line only: how an error is shown and
+    stored everywhere (summary, store, fallback lists, plugin failures)."""
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return f"{prefix}: {text}" if prefix else text

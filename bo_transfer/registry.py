@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
-from bo_transfer.errors import UserError
+from bo_transfer.errors import UserError, error_line
 
 T = TypeVar("T")
 
@@ -30,6 +30,20 @@ def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
     if near:
         return f"unknown {kind} {name!r}; did you mean {', '.join(map(repr, near))}?"
     return f"unknown {kind} {name!r}; known: {', '.join(sorted(known))}"
+
+
+def plugin_modules() -> list[str]:
+    """The modules ``BO_TRANSFER_PLUGINS`` names (comma-separated, spaces allowed)."""
+    value = os.environ.get(PLUGINS_ENV, "")
+    if not value.strip():
+        return []
+    names = [part.strip() for part in value.split(",")]
+    if not all(names):
+        raise UserError(
+            f"{PLUGINS_ENV}={value!r} has an empty module name; "
+            "give module names separated by commas, e.g. 'my_methods,my_pairs'"
+        )
+    return names
 
 
 class Registry(Generic[T]):
@@ -65,12 +79,20 @@ class Registry(Generic[T]):
             return
         self._plugins_loaded = True
         for ep in entry_points(group=self.group):
-            ep.load()
-        for module in filter(None, os.environ.get(PLUGINS_ENV, "").split(",")):
             try:
-                importlib.import_module(module.strip())
-            except ImportError as exc:
-                raise UserError(f"{PLUGINS_ENV}: cannot import {module.strip()!r}: {exc}") from None
+                ep.load()
+            except Exception as exc:  # a broken plugin is the user's to fix: one line
+                raise UserError(
+                    f"plugin {ep.value!r} (entry point {self.group}) failed to load: "
+                    f"{error_line(exc)}"
+                ) from None
+        for module in plugin_modules():
+            try:
+                importlib.import_module(module)
+            except Exception as exc:
+                raise UserError(
+                    f"{PLUGINS_ENV}: importing {module!r} failed: {error_line(exc)}"
+                ) from None
 
     def get(self, name: str) -> T:
         self._load_plugins()

@@ -220,7 +220,7 @@ def test_prior_mean_uses_every_source_with_equal_weights():
         ("mtgp", {"task_kernel": "lkj"}, "task_kernel must be one of free, botorch, got 'lkj'"),
         ("mtgp", {"noise": "task"}, "noise must be one of shared, per-task, got 'task'"),
         ("mtgp", {"max_iter": -1}, "max_iter must be an integer >= 0, got -1"),
-        ("mtgp", {"warm_start": "yes"}, "task_prior and warm_start must be true or false"),
+        ("mtgp", {"warm_start": "yes"}, "option 'warm_start' must be true or false, got 'yes'"),
         ("mtgp-botorch", {"noise": "shared"}, "method 'mtgp-botorch' has no option 'noise'"),
         ("cold-gp", {"acquisition": "ucb"}, "acquisition must be one of logei, ei, got 'ucb'"),
         ("prior-mean", {"weights": "sum"}, "weights must be 'mean' or 'learned', got 'sum'"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterator
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from bo_transfer import columns as C
 from bo_transfer.analysis.diagnostics import SUMMARY_COLUMNS, source_summaries
 from bo_transfer.errors import UserError
 from bo_transfer.problems.base import ROUNDING, BelowOptimumWarning
+from bo_transfer.sweep.runner import RunSpec
 from bo_transfer.sweep.store import ResultStore
 
 #: Floor applied to normalized regret before taking log10. Regret is exactly 0
@@ -110,7 +113,50 @@ def _run_columns(details: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _tidy(raw: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+#: What a row of the report compares besides the pair: everything a run spec
+#: holds except the pair, the seed and the label (the row's name).
+_CELL_FIELDS = tuple(f.name for f in fields(RunSpec) if f.name not in ("pair", "seed", "label"))
+
+
+def cell_labels(cells: pd.DataFrame) -> pd.Series:
+    """Each run's row label (index ``run_key``): its method label, unless runs
+    under that label differ in more than the seed (appended specs at another
+    budget, ``n_init``, ``n_source``, source design or noise, options, or one
+    label for two methods). Then every run of the label is shown as
+    ``label[field=value,...]`` with the fields that differ (an option a run
+    left at its default reads ``option=default``), so a row never mixes runs
+    that differ in anything but the seed.
+
+    Args:
+        cells: :meth:`~bo_transfer.sweep.store.ResultStore.run_cells`.
+    """
+    labels = pd.Series(cells[C.METHOD].to_numpy(), index=cells[C.RUN_KEY], dtype=object)
+    if cells.empty:
+        return labels
+    settings = pd.DataFrame(
+        [_cell_settings(entry) for entry in cells["spec_entry"]], index=labels.index
+    ).fillna("default")
+    for label, group in settings.groupby(labels, sort=False):
+        varying = [f for f in group.columns if group[f].nunique() > 1]
+        if varying:
+            for key, row in group[varying].iterrows():
+                labels[key] = f"{label}[{','.join(f'{f}={row[f]}' for f in varying)}]"
+    return labels
+
+
+def _cell_settings(spec_entry: str) -> dict[str, str]:
+    """A stored run spec's cell fields as text, each option as a field of its
+    own (fields added to ``RunSpec`` since the run was stored take their
+    defaults)."""
+    spec = asdict(RunSpec(**json.loads(spec_entry)))
+    options = {k: str(v) for k, v in sorted(spec["options"].items())}
+    out = {"method": spec["method"], **options}
+    out.update({f: str(spec[f]) for f in _CELL_FIELDS if f not in ("method", "options")})
+    return out
+
+
+def _tidy(raw: pd.DataFrame, runs: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+    raw = raw.assign(**{C.METHOD: raw[C.RUN_KEY].map(labels)})
     df = add_regret(raw.join(runs, on=C.RUN_KEY))
     first = C.EXPORT_COLUMNS + [C.LOG_REGRET, C.ELAPSED_S, "x"]
     rest = [c for c in df.columns if c not in first]
@@ -122,9 +168,11 @@ def iter_results(directory: str | Path, runs_per_chunk: int = 2000) -> Iterator[
     export of a large store never holds it all in memory."""
     with ResultStore(directory) as store:
         runs = _run_columns(store.run_details())
+        labels = cell_labels(store.run_cells())
         keys = store.run_keys()
         for start in range(0, len(keys), runs_per_chunk):
-            yield _tidy(store.evals_frame(keys=keys[start : start + runs_per_chunk]), runs)
+            chunk = store.evals_frame(keys=keys[start : start + runs_per_chunk])
+            yield _tidy(chunk, runs, labels)
 
 
 #: Columns a report needs beyond the contract ones, so an export file it reads
@@ -166,14 +214,16 @@ def load_results(directory: str | Path) -> pd.DataFrame:
     ``certified_optimal_value``, the first source's diagnostics (``pearson``,
     ``spearman``, ``optimum_distance``) and their mean over sources and worst
     source (``pearson_mean``, ``pearson_worst``, ...; see
-    :mod:`~bo_transfer.analysis.diagnostics`).
+    :mod:`~bo_transfer.analysis.diagnostics`). ``method`` is the row label
+    of :func:`cell_labels`.
 
     ``directory`` may also be a file ``bo-transfer export`` wrote (see
     :func:`read_export`), so published results re-analyse without the store."""
     if Path(directory).is_file():
         return read_export(directory)
     with ResultStore(directory) as store:
-        return _tidy(store.evals_frame(), _run_columns(store.run_details()))
+        labels = cell_labels(store.run_cells())
+        return _tidy(store.evals_frame(), _run_columns(store.run_details()), labels)
 
 
 def load_failed(directory: str | Path) -> pd.DataFrame:
@@ -184,7 +234,8 @@ def load_failed(directory: str | Path) -> pd.DataFrame:
         return pd.DataFrame(columns=[C.PAIR, C.METHOD, C.SEED, "error"])
     with ResultStore(directory) as store:
         runs = store.runs_frame()
-    failed = runs[runs["status"] == "failed"]
+        labels = cell_labels(store.run_cells())
+    failed = runs[runs["status"] == "failed"].assign(**{C.METHOD: lambda f: f["key"].map(labels)})
     return failed[[C.PAIR, C.METHOD, C.SEED, "error"]].reset_index(drop=True)
 
 

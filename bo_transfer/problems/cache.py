@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -44,16 +45,41 @@ def _entry_path(key: str) -> Path:
 def load_optimum(key: str) -> dict | None:
     """The cached entry for ``key`` (``{"value", "x", "how", "others", "search"}``), or None.
 
-    A missing, unreadable or foreign entry counts as a miss: the cache is an
-    accelerator, never a source of truth that could fail a run.
+    A missing, unreadable, foreign or malformed entry (a value that is not a
+    finite number, a point that is not a list of finite numbers in the unit
+    cube, ...) counts as a miss: the cache is an accelerator, never a source of
+    truth that could fail a run. Whether the entry fits its problem (its
+    dimension, the value at its point) is checked by the problem
+    (:attr:`bo_transfer.problems.base.Problem.optimum`).
     """
     try:
         entry = json.loads(_entry_path(key).read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(entry, dict) or entry.get("key") != key:
+    if not isinstance(entry, dict) or entry.get("key") != key or not _well_formed(entry):
         return None
     return entry
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_point(p: object) -> bool:
+    return isinstance(p, list) and bool(p) and all(_is_number(v) and 0 <= v <= 1 for v in p)
+
+
+def _well_formed(entry: dict) -> bool:
+    others, search = entry.get("others", []), entry.get("search", [])
+    return (
+        _is_number(entry.get("value"))
+        and _is_point(entry.get("x"))
+        and isinstance(entry.get("how"), str)
+        and isinstance(others, list)
+        and all(_is_point(p) and len(p) == len(entry["x"]) for p in others)
+        and isinstance(search, list)
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in search)
+    )
 
 
 def store_optimum(

@@ -3,12 +3,15 @@ and stores every result as it arrives (the only writer of the store)."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bo_transfer.errors import UserError
+from bo_transfer.outputs import check_folder
 from bo_transfer.problems.families import split_pair_name
 from bo_transfer.sweep.executors import Executor, LocalExecutor
 from bo_transfer.sweep.outcome import DONE, FAILED, FAULTS, fault_count
@@ -16,7 +19,7 @@ from bo_transfer.sweep.plan import check_device, plan
 from bo_transfer.sweep.progress import Progress
 from bo_transfer.sweep.runner import RunResult
 from bo_transfer.sweep.spec import Sweep
-from bo_transfer.sweep.store import ResultStore, sweep_lock
+from bo_transfer.sweep.store import STORE_NAME, ResultStore, StoreWriteError, sweep_lock
 
 
 @dataclass
@@ -43,11 +46,15 @@ class SweepSummary:
             s = result.spec
             self.first_failure.setdefault(result.error, (s.pair, s.method_label, s.seed))
 
-    def lines(self) -> list[str]:
-        out = [
+    def brief(self) -> str:
+        """The counts in one line: ``"3 done, 1 failed, 2 skipped of 8 runs in 1.0 s"``."""
+        return (
             f"{self.done} done, {self.failed} failed, {self.skipped} skipped "
             f"of {self.total} runs in {self.wall_s:.1f} s"
-        ]
+        )
+
+    def lines(self) -> list[str]:
+        out = [self.brief()]
         for err, n in self.errors.most_common():
             pair, method, seed = self.first_failure[err]
             out.append(f"  {n} failed with: {err} (first: {pair} {method} seed={seed})")
@@ -55,6 +62,32 @@ class SweepSummary:
             if self.faults[key]:
                 out.append(f"  {self.faults[key]} {text}")
         return out
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or a signal the caller turns into a ``KeyboardInterrupt``
+    subclass, see ``cause``) stopped a sweep. Every finished run is stored
+    and the store is closed; ``summary`` counts what this sweep got done."""
+
+    def __init__(self, summary: SweepSummary, cause: KeyboardInterrupt) -> None:
+        super().__init__(summary.brief())
+        self.summary, self.cause = summary, cause
+
+
+def _check_spec(store: ResultStore, sweep: Sweep, append: bool) -> None:
+    """A store accepts every spec it already holds; another one needs ``append``."""
+    known = store.specs()
+    if known and sweep.to_json() not in known and not append:
+        raise UserError(
+            f"{str(store.directory)!r} holds results of a different spec; "
+            "use another --out or pass --append"
+        )
+
+
+def _started(executor: Executor) -> AbstractContextManager:
+    """The executor as a context that brings it up (e.g. connects to Dask) and
+    tears it down; executors without one need no bringing up."""
+    return executor if hasattr(executor, "__enter__") else nullcontext(executor)
 
 
 def run_sweep(
@@ -70,39 +103,83 @@ def run_sweep(
     """Run every run of ``sweep`` not already done in ``out``; store each as it ends.
 
     Finished runs are never redone; failed ones are redone with
-    ``retry_failed``. A directory holding results of a different spec is
-    refused unless ``append``; a directory another sweep is writing to is
-    refused (a lock). ``executor`` defaults to a local process pool with one
-    worker per core. ``batch_seeds`` and ``device`` (default: the spec's) say
-    how the runs are executed (:func:`~bo_transfer.sweep.plan.plan`), never
-    what they compute.
+    ``retry_failed``. A directory holding results of a spec it was not given
+    before is refused unless ``append`` (a directory remembers every spec run
+    into it); a directory another sweep is writing to is refused (a lock).
+    Nothing is written before the executor is up (a Dask scheduler that cannot
+    be reached leaves no trace). ``executor`` defaults to a local process pool
+    with one worker per core. ``batch_seeds`` and ``device`` (default: the
+    spec's) say how the runs are executed (:func:`~bo_transfer.sweep.plan.plan`),
+    never what they compute. ``progress`` prints a header line and a progress
+    bar to stderr.
+
+    Raises:
+        SweepInterrupted: on ``KeyboardInterrupt``, after storing every
+            finished run and closing the store.
+        StoreWriteError: a result could not be stored (e.g. a full disk); the
+            message ends with the summary so far, and what was stored stays.
     """
     t0 = time.perf_counter()
+    out = Path(out)
     executor = executor or LocalExecutor()
     batch_seeds = sweep.batch_seeds if batch_seeds is None else batch_seeds
     device = sweep.device if device is None else device
     check_device(device)
     specs = sweep.runs()
-    with sweep_lock(out), ResultStore(out, create=True) as store:
-        stored_spec = store.get_meta("spec")
-        if stored_spec is not None and stored_spec != sweep.to_json() and not append:
-            raise UserError(
-                f"{str(out)!r} holds results of a different spec; "
-                "use another --out or pass --append"
-            )
-        store.set_meta("spec", sweep.to_json())
-        status = store.statuses()
-        todo = [
-            s
-            for s in specs
-            if status.get(s.key) is None or (status[s.key] == FAILED and retry_failed)
-        ]
-        summary = SweepSummary(total=len(specs), skipped=len(specs) - len(todo))
-        bar = Progress(len(todo)) if progress and todo else None
-        for result in executor.run(plan(todo, batch_seeds, device)):
+    check_folder(out)
+    if (out / STORE_NAME).exists():  # refuse a bad store or spec before starting anything
+        with ResultStore(out) as store:
+            _check_spec(store, sweep, append)
+    summary = SweepSummary(total=len(specs))
+    try:
+        with _started(executor), sweep_lock(out), ResultStore(out, create=True) as store:
+            _check_spec(store, sweep, append)
+            store.add_spec(sweep.to_json())
+            status = store.statuses()
+            todo = [
+                s
+                for s in specs
+                if status.get(s.key) is None or (status[s.key] == FAILED and retry_failed)
+            ]
+            summary.skipped = len(specs) - len(todo)
+            if progress:
+                print(
+                    f"{sweep.name}: {len(specs)} runs on {executor.describe()} -> {out}",
+                    file=sys.stderr,
+                )
+            tasks = plan(todo, batch_seeds, device)
+            _store_results(executor, tasks, store, summary, progress, t0)
+    except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM, see cli) at any moment
+        summary.wall_s = time.perf_counter() - t0
+        raise SweepInterrupted(summary, exc) from None
+    summary.wall_s = time.perf_counter() - t0
+    return summary
+
+
+def _store_results(
+    executor: Executor,
+    tasks: list,
+    store: ResultStore,
+    summary: SweepSummary,
+    progress: bool,
+    t0: float,
+) -> None:
+    """Store each result as the executor yields it, counting it in ``summary``
+    (the sweep started at ``t0``, a ``time.perf_counter`` reading)."""
+    bar = Progress(summary.total - summary.skipped) if progress and tasks else None
+    results = executor.run(tasks)
+    try:
+        for result in results:
             store.put(result, family=split_pair_name(result.spec.pair)[0])
             summary.add(result)
             if bar:
                 bar.update(result.status)
-    summary.wall_s = time.perf_counter() - t0
-    return summary
+    except StoreWriteError as exc:
+        summary.wall_s = time.perf_counter() - t0
+        raise StoreWriteError(
+            f"{exc}; stopped after {summary.brief()}; what was stored stays: "
+            "make room and run the same command again to resume"
+        ) from None
+    finally:
+        # An executor stops its workers when its results are abandoned.
+        getattr(results, "close", lambda: None)()

@@ -14,6 +14,9 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+# Defined with the errors (the registry needs it too); every stage imports it from here.
+from bo_transfer.errors import error_line as error_line
+
 #: A run that reached its budget.
 DONE = "done"
 #: A run that raised (stored with its error and traceback), or whose worker was lost.
@@ -46,13 +49,6 @@ def fault_count(metadata: dict, key: str) -> int:
 
 #: Longest error line kept per fallback in a run's metadata.
 MAX_LINE = 300
-
-
-def error_line(exc: BaseException, prefix: str = "") -> str:
-    """``"[prefix: ]Type: message"``, first line only: how an error is shown and
-    stored everywhere (summary, store, fallback lists)."""
-    text = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    return f"{prefix}: {text}" if prefix else text
 
 
 def full_traceback(exc: BaseException) -> str:

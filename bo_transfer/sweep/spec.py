@@ -39,6 +39,7 @@ from typing import Any
 
 from bo_transfer.errors import SpecError, UserError
 from bo_transfer.methods.base import make_method
+from bo_transfer.methods.registry import METHODS
 from bo_transfer.problems.families import FAMILIES, canonical_pair_name
 from bo_transfer.problems.pair import DEFAULT_N_SOURCE, SOURCE_DESIGNS
 from bo_transfer.registry import closest
@@ -77,11 +78,17 @@ DEFAULT_BATCH_SEEDS = 8
 #: Upper limits that keep a spec's size and its stored numbers sane: a seed is
 #: stored as a 64-bit SQLite integer, and one run's budget or source size
 #: beyond these would run for days (exact GPs cost O(n^3) per iteration).
+#: README ("Sweep specs") lists them.
 MAX_SEED = 2**63 - 1
 MAX_SEEDS = 100_000
 MAX_BUDGET = 10_000
 MAX_N_SOURCE = 100_000
 MAX_BATCH_SEEDS = 4096
+#: Runs in one spec (pairs x methods x seeds).
+MAX_RUNS = 1_000_000
+#: Bytes (UTF-8) in a spec's name, which names its default folder
+#: ``runs/<name>``: the longest file name common file systems allow.
+MAX_NAME_BYTES = 255
 
 
 @dataclass(frozen=True)
@@ -113,9 +120,12 @@ class Sweep:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        # Plugins first: a broken one (BO_TRANSFER_PLUGINS) is one error, not
+        # one per pair and method entry.
+        for registry in (FAMILIES, METHODS):
+            registry.names()
         problems: list[str] = []
-        if not isinstance(self.name, str) or not self.name:
-            problems.append(f"name: must be a non-empty string, got {self.name!r}")
+        _check_name(self.name, problems)
         seeds = _seed_list(self.seeds, problems)
         for key, most in (
             ("budget", MAX_BUDGET),
@@ -132,6 +142,9 @@ class Sweep:
             problems.append(f"device: must be one of {', '.join(DEVICES)}, got {self.device!r}")
         pairs = _pairs(list(self.pairs), problems)
         methods = _methods(list(self.methods), problems)
+        n_runs = len(pairs) * len(methods) * len(seeds)
+        if n_runs > MAX_RUNS:
+            problems.append(f"the spec has {n_runs:,} runs, above the limit of {MAX_RUNS:,}")
         if problems:
             raise SpecError(problems)
         object.__setattr__(self, "seeds", seeds)
@@ -143,11 +156,16 @@ class Sweep:
     def from_toml(cls, path: str | Path) -> Sweep:
         path = Path(path)
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise UserError(f"spec file {str(path)!r} not found") from None
         except OSError as exc:
             raise UserError(f"cannot read spec {str(path)!r}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise UserError(
+                f"spec {str(path)!r} is not UTF-8 text, as TOML must be "
+                f"(byte {exc.object[exc.start]:#04x} at position {exc.start})"
+            ) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -234,6 +252,24 @@ class Sweep:
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_name(name: Any, problems: list[str]) -> None:
+    """The name must be a single, safe folder name (it names ``runs/<name>``)."""
+    if not isinstance(name, str) or not name:
+        problems.append(f"name: must be a non-empty string, got {name!r}")
+    elif "/" in name or "\\" in name or name in (".", ".."):
+        problems.append(
+            f"name: must be a plain folder name (no '/', '\\', '.' or '..'; it names "
+            f"runs/<name>), got {name!r}"
+        )
+    elif any(ord(c) < 32 or ord(c) == 127 for c in name):
+        problems.append(f"name: must not contain control characters (newline, tab), got {name!r}")
+    elif len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        problems.append(
+            f"name: {len(name.encode('utf-8'))} bytes long, longer than a folder name may be "
+            f"({MAX_NAME_BYTES})"
+        )
 
 
 def _check_positive_int(key: str, v: Any, problems: list[str], most: int) -> None:

@@ -1,16 +1,28 @@
-"""The results store: one SQLite file per sweep directory, one transaction per run."""
+"""The results store: one SQLite file per sweep directory, one transaction per run.
+
+The driver is the only writer. During a sweep it writes through a write-ahead
+log; when the sweep ends or is interrupted the log is folded into the file and
+the store leaves WAL mode, so at rest it is one self-contained file.
+``report`` and ``export`` open the store read-only, so a folder they cannot
+write (an archive, a colleague's results) reads as well as one they can. A
+file that is not an intact store (empty, truncated, overwritten) is refused
+with one line, never treated as new.
+"""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import functools
 import json
 import math
+import os
 import platform
+import secrets
 import sqlite3
 import subprocess
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +36,9 @@ from bo_transfer.sweep.runner import RunResult
 
 STORE_NAME = "results.sqlite"
 SCHEMA_VERSION = 1
+
+#: The first 16 bytes of every SQLite database file.
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -97,8 +112,12 @@ def sweep_lock(directory: str | Path) -> Iterator[None]:
     """Exclusive lock on a sweep directory: a second ``run`` into it is refused
     with a clear message instead of racing the first."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as handle:
+    with ExitStack() as stack:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            handle = stack.enter_context(open(directory / ".lock", "w"))
+        except OSError as exc:
+            raise UserError(f"cannot write to {str(directory)!r}: {_reason(exc)}") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -112,40 +131,147 @@ def sweep_lock(directory: str | Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _reason(exc: BaseException) -> str:
+    """An OS or SQLite error as a few words (``strerror`` and the file name)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc)
+
+
+def _is_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the database's size limit) is full."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return "disk is full" in str(exc)  # SQLITE_FULL: "database or disk is full"
+
+
+class StoreWriteError(UserError):
+    """A result could not be written (full disk, read-only file system): what
+    was stored before stays, and the same command resumes the sweep."""
+
+
+def check_store_file(path: Path) -> None:
+    """Refuse, with one line, a file that cannot be an intact results store:
+    empty, not an SQLite database, or shorter than its header says (a copy cut
+    short). The size is only checked when no write-ahead log holds newer pages."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {_reason(exc)}") from None
+    if size == 0:
+        raise UserError(
+            f"{path} is empty (0 bytes), not a results store; move it away to start a new sweep"
+        )
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise UserError(f"{path} is not a bo_transfer results store (not an SQLite database)")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # The header's page count is valid only when it was written with the change
+    # counter it carries (SQLite file format, section 1.3.7).
+    valid = header[24:28] == header[92:96]
+    wal = path.with_name(path.name + "-wal")
+    pending = wal.exists() and wal.stat().st_size > 0
+    if valid and not pending and size < pages * page_size:
+        raise UserError(
+            f"{path} is truncated ({size:,} of {pages * page_size:,} bytes); "
+            "restore it from a complete copy"
+        )
+
+
+def _create_store(path: Path) -> None:
+    """A new, empty store at ``path``, written under a temporary name and renamed
+    into place, so a store file always holds the schema (an empty file at
+    ``path`` never means "new")."""
+    # Created by SQLite (not mkstemp), so the file gets the usual permissions.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.new")
+    try:
+        conn = sqlite3.connect(tmp)
+        try:
+            with conn:
+                conn.executescript(_SCHEMA)
+                conn.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+        finally:
+            conn.close()
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that never writes, even to the write-ahead log's index: in
+    a folder it cannot write, the file is opened as immutable (its log must
+    then be empty, which every sweep's end and interruption ensure)."""
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise UserError(
+            f"{path.parent} is read-only and {wal.name} holds results not yet in "
+            f"{path.name} (the sweep was killed); copy the folder somewhere writable "
+            "and read it there"
+        )
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True)
+
+
 class ResultStore:
-    """``DIR/results.sqlite``. Only the sweep driver writes; workers return results."""
+    """``DIR/results.sqlite``. Only the sweep driver writes (``create=True``);
+    otherwise the store is opened read-only and must exist."""
 
     def __init__(self, directory: str | Path, create: bool = False) -> None:
         self.directory = Path(directory)
         self.path = self.directory / STORE_NAME
+        self.writable = create
+        if create and not self.path.exists():
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                _create_store(self.path)
+            except (OSError, sqlite3.Error) as exc:
+                raise StoreWriteError(f"cannot create {self.path}: {_reason(exc)}") from None
         if not self.path.exists():
-            if not create:
-                raise UserError(f"no results in {str(self.directory)!r}: {STORE_NAME} not found")
-            self.directory.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path)
+            raise UserError(f"no results in {str(self.directory)!r}: {STORE_NAME} not found")
+        check_store_file(self.path)
         try:
-            self._check_schema(create)
+            self.conn = sqlite3.connect(self.path) if create else _connect_readonly(self.path)
+        except sqlite3.Error as exc:
+            raise UserError(f"cannot open {self.path}: {exc}") from None
+        try:
+            with self.reading():
+                self._check_schema()
+                self.conn.execute("PRAGMA foreign_keys=ON")
+            if create:  # readers never wait for the writer, nor it for them
+                with self._writing():
+                    self.conn.execute("PRAGMA journal_mode=WAL")
         except BaseException:
             self.conn.close()
             raise
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        if create:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            with self.conn:
-                self.conn.executescript(_SCHEMA)
-                self.conn.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
 
-    def _check_schema(self, create: bool) -> None:
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Turn SQLite's complaint about a damaged file into one line."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise UserError(
+                f"{self.path} is damaged ({exc}); restore it from a copy or rerun into a new --out"
+            ) from None
+
+    def _check_schema(self) -> None:
         """Refuse, before writing anything, a store this version cannot read."""
         has_meta = self.conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
         ).fetchone()
         if not has_meta:
-            if create and not self.conn.execute("SELECT 1 FROM sqlite_master").fetchone():
-                return  # a new, empty file
             raise UserError(f"{self.path} is not a bo_transfer results store")
         found = int(self.get_meta("schema_version") or 0)
         if found > SCHEMA_VERSION:
@@ -160,6 +286,16 @@ class ResultStore:
             )
 
     def close(self) -> None:
+        """Close; a writer first moves the write-ahead log into the file and
+        leaves WAL mode, so that at rest ``results.sqlite`` alone holds every
+        stored run (a copy of it is whole) and a reader creates no ``-wal`` or
+        ``-shm`` files next to it (it reads a folder it cannot write)."""
+        if self.writable:
+            # On a full disk, or with a reader attached, the log keeps the
+            # runs (SQLite replays it on the next open) and the mode stays.
+            with suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.conn.execute("PRAGMA journal_mode=DELETE")
         self.conn.close()
 
     def __enter__(self) -> ResultStore:
@@ -169,21 +305,46 @@ class ResultStore:
         self.close()
 
     def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self.reading():
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        with self.conn:
+        with self._writing(), self.conn:
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    def specs(self) -> list[str]:
+        """Every spec (:meth:`~bo_transfer.sweep.spec.Sweep.to_json`) run into
+        this store, oldest first. Stores written before more than one was
+        remembered hold the last one under ``spec``."""
+        stored = self.get_meta("specs")
+        if stored is not None:
+            return json.loads(stored)
+        last = self.get_meta("spec")
+        return [] if last is None else [last]
+
+    def add_spec(self, spec: str) -> None:
+        known = self.specs()
+        if spec not in known:
+            self.set_meta("specs", json.dumps([*known, spec]))
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        try:
+            yield
+        except (OSError, sqlite3.OperationalError) as exc:
+            what = "the disk is full" if _is_full(exc) else _reason(exc)
+            raise StoreWriteError(f"cannot write {self.path}: {what}") from None
+
     def statuses(self) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT key, status FROM runs"))
+        with self.reading():
+            return dict(self.conn.execute("SELECT key, status FROM runs"))
 
     def put(self, result: RunResult, family: str) -> None:
         """Store one run, with all its evaluations, atomically (replacing a failed try)."""
         s = result.spec
         meta = dict(result.metadata, provenance=provenance())
-        with self.conn:
+        with self._writing(), self.conn:
             self.conn.execute("DELETE FROM runs WHERE key = ?", (s.key,))
             self.conn.execute(
                 "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -224,14 +385,25 @@ class ResultStore:
             )
 
     def runs_frame(self) -> pd.DataFrame:
-        return pd.read_sql_query("SELECT * FROM runs ORDER BY pair, method, seed", self.conn)
+        with self.reading():
+            return pd.read_sql_query("SELECT * FROM runs ORDER BY pair, method, seed", self.conn)
+
+    def run_cells(self) -> pd.DataFrame:
+        """One row per stored run (any status): ``run_key``, ``pair``,
+        ``method`` (its label) and ``spec_entry`` (the run spec as JSON): what
+        tells apart the runs that share a label (see
+        :func:`bo_transfer.analysis.regret.cell_labels`)."""
+        query = "SELECT key AS run_key, pair, method, spec_entry FROM runs"
+        with self.reading():
+            return pd.read_sql_query(query, self.conn)
 
     def run_keys(self, status: Iterable[str] = (DONE,)) -> list[str]:
         """Keys of the runs with the given statuses, in pair, method, seed order."""
         status = tuple(status)
         marks = ",".join("?" * len(status))
         query = f"SELECT key FROM runs WHERE status IN ({marks}) ORDER BY pair, method, seed"
-        return [k for (k,) in self.conn.execute(query, status)]
+        with self.reading():
+            return [k for (k,) in self.conn.execute(query, status)]
 
     def evals_frame(
         self, status: Iterable[str] = (DONE,), keys: list[str] | None = None
@@ -250,7 +422,8 @@ class ResultStore:
             WHERE r.status IN ({marks}) {only}
             ORDER BY r.pair, r.method, r.seed, e.iteration
         """
-        return pd.read_sql_query(query, self.conn, params=status + tuple(keys or ()))
+        with self.reading():
+            return pd.read_sql_query(query, self.conn, params=status + tuple(keys or ()))
 
     def run_details(self) -> pd.DataFrame:
         """One row per finished run: ``run_key``, ``pair``, ``pair_instance``
@@ -271,9 +444,9 @@ class ResultStore:
             FROM runs r WHERE r.status = 'done'
         """
         rows = []
-        for key, pair, opt, value_range, metadata, n_sources, *first, min_y in self.conn.execute(
-            query
-        ):
+        with self.reading():
+            found = self.conn.execute(query).fetchall()
+        for key, pair, opt, value_range, metadata, n_sources, *first, min_y in found:
             meta = json.loads(metadata)
             sources = meta.get("source_diagnostics")
             if sources is None and n_sources == 1:

@@ -23,6 +23,10 @@ from bo_transfer.sweep.runner import RunResult
 
 
 class Executor(Protocol):
+    """Where tasks run. An executor that must be brought up first (a Dask
+    cluster to start or reach) is also a context manager: the driver enters
+    it before writing anything and exits it when the sweep ends."""
+
     def describe(self) -> str:
         """One line naming where the tasks run."""
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
+from bo_transfer.sweep.executors.lifetime import die_with, ignore_sigint, sigint_held
 from bo_transfer.sweep.executors.threads import THREAD_VARS, default_workers, set_single_thread
 from bo_transfer.sweep.plan import Task, run_task
 from bo_transfer.sweep.runner import RunResult
@@ -23,6 +24,11 @@ class LocalExecutor:
     memory) takes only the tasks in flight with it; those are resubmitted
     once, one at a time so a task that kills its worker cannot take others
     along, and the runs of a task lost twice are recorded as failed.
+
+    Workers never outlive the driver (:mod:`.lifetime`): they die with it even
+    when it is killed with SIGKILL, the driver kills them when it is
+    interrupted or its results are abandoned, and they ignore Ctrl-C, which
+    the driver alone answers.
     """
 
     def __init__(self, workers: int | None = None) -> None:
@@ -52,16 +58,23 @@ class LocalExecutor:
     def _windowed(pending: deque, window: int, lost: list) -> Iterator[RunResult]:
         """Run the tasks ``pending`` with at most ``window`` in flight, starting
         a new pool whenever a worker death breaks the current one; append the
-        tasks lost with a worker to ``lost``."""
+        tasks lost with a worker to ``lost``. However this generator ends
+        early (an exception, or closed by its consumer), the workers are killed."""
         ctx = mp.get_context("spawn")
         while pending:
-            with ProcessPoolExecutor(window, mp_context=ctx, initializer=set_single_thread) as pool:
+            pool = ProcessPoolExecutor(
+                window, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
+            )
+            try:
                 in_flight: dict = {}
                 broken = False
                 while in_flight or (pending and not broken):
-                    while pending and not broken and len(in_flight) < window:
-                        task = pending.popleft()
-                        in_flight[pool.submit(run_task, task)] = task
+                    # Workers are spawned by submit: Ctrl-C is held for them
+                    # until their initializer ignores it.
+                    with sigint_held():
+                        while pending and not broken and len(in_flight) < window:
+                            task = pending.popleft()
+                            in_flight[pool.submit(run_task, task)] = task
                     done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in done:
                         task = in_flight.pop(future)
@@ -73,3 +86,22 @@ class LocalExecutor:
                         except Exception as exc:  # e.g. a result that does not unpickle
                             for spec in task.runs:
                                 yield RunResult.lost(spec, "worker error", exc)
+            except BaseException:
+                _kill_workers(pool)
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGKILL every worker of ``pool`` (Python 3.14's ``kill_workers``)."""
+    for process in list((pool._processes or {}).values()):
+        if process.is_alive():
+            process.kill()
+
+
+def _init_worker(parent: int) -> None:
+    """Pool initializer: one thread, Ctrl-C ignored, death with the driver ``parent``."""
+    set_single_thread()
+    ignore_sigint()
+    die_with(parent)
