@@ -4,11 +4,11 @@ The clusters are the session fixtures ``slurm_plain`` (no accounting, so
 ``sacct`` fails) and ``slurm_accounting`` (``slurmdbd``), see
 tests/slurm_cluster.py; these tests skip when Slurm is not installed.
 
-The tests without a mark pin what works today: a sweep on Slurm gives exactly
-the numbers of a local run. The tests marked ``xfail(strict=True)`` reproduce
-issue 18's numbered faults on today's code, each a property a user should be
-able to count on; the fix of a fault must flip its test. The CLI always runs
-in a subprocess under a timeout, so a hang fails one test, never the suite.
+A sweep on Slurm gives exactly the numbers of a local run; the tests named
+``test_<n>_...`` pin the fix of issue 18's numbered faults, each a property a
+user should be able to count on (they were ``xfail(strict=True)`` on the code
+before the fixes). The CLI always runs in a subprocess under a timeout, so a
+hang fails one test, never the suite.
 A task that must still be running when the test cancels it runs
 ``slow-random`` (tests/slurm_slow_method.py), whose proposals wait without
 using a CPU.
@@ -300,7 +300,7 @@ def test_what_a_killed_session_leaves_is_reaped_by_the_next(slurm_plain, tmp_pat
     assert slurm_plain.node_state() == "idle"
 
 
-# -- what works today ------------------------------------------------------------------
+# -- the numbers ------------------------------------------------------------------------
 
 
 def test_slurm_executor_gives_the_local_numbers(accounting, local_four, tmp_path):
@@ -312,7 +312,7 @@ def test_slurm_executor_gives_the_local_numbers(accounting, local_four, tmp_path
         summary = run_sweep(Sweep.from_dict(FOUR), out, executor=executor)
     assert (summary.done, summary.failed) == (4, 0), summary.lines()
     pd.testing.assert_frame_equal(values(local_four), values(out))
-    (array,) = {p.name.split("_")[0] for p in (out / "slurm").glob("*_submission.sh")}
+    (array,) = executor.submitted
     expected = [f"{array}_0|COMPLETED", f"{array}_1|COMPLETED"]
 
     def states() -> list[str]:
@@ -354,10 +354,9 @@ def test_cli_slurm_sweep_exports_the_local_numbers(cli_sweep, local_four, tmp_pa
     )
 
 
-# -- issue 18, fault by fault: today's behaviour, each flipped by its fix -----------------
+# -- issue 18, fault by fault ------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18.1: without sacct a cancelled task never ends")
 def test_1_a_cancelled_task_ends_the_sweep_without_accounting(plain):
     """Today: submitit polls ``sacct`` forever ("Bypassing sacct error")."""
     cli = plain.cli("run", plain.spec(SLOW_ONE), "--slurm", "--out", "out", delay_s=LONG_DELAY_S)
@@ -369,7 +368,6 @@ def test_1_a_cancelled_task_ends_the_sweep_without_accounting(plain):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 18.1: a task cancelled while pending never ends")
 def test_1_a_task_cancelled_while_pending_ends_the_sweep_with_accounting(accounting):
     """Today: Slurm 22.05 drops an array task cancelled while pending from
     ``sacct`` altogether, so even with accounting submitit waits forever."""
@@ -384,7 +382,6 @@ def test_1_a_task_cancelled_while_pending_ends_the_sweep_with_accounting(account
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 18.2: runs lost on the Slurm side stay failed")
 def test_2_the_same_command_resumes_runs_lost_on_the_slurm_side(accounting, tmp_path):
     """Today: the cancelled run is stored as failed and the re-run prints
     "0 done, 0 failed, 1 skipped" and exits 0 with the run undone."""
@@ -406,7 +403,6 @@ def test_2_the_same_command_resumes_runs_lost_on_the_slurm_side(accounting, tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 18.3: 15 s per lost task, one after another")
 def test_3_lost_tasks_are_not_awaited_one_after_another(accounting):
     """Today: each cancelled task costs submitit's 15 s wait for a result
     file, serially (2 tasks: about 35 s from scancel to exit)."""
@@ -421,7 +417,6 @@ def test_3_lost_tasks_are_not_awaited_one_after_another(accounting):
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18.4: an sbatch error is a traceback")
 def test_4_an_unknown_partition_is_one_line_and_writes_nothing(plain):
     """Today: a 40-line traceback ending in sbatch's message, exit 1, and an
     empty results.sqlite."""
@@ -509,7 +504,6 @@ def interrupted(slurm_plain, tmp_path_factory) -> Interrupted:
         harness.close()  # before the tests that read the observation run
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18.5: Ctrl-C leaves the array running, silently")
 def test_5_ctrl_c_cancels_the_array_or_says_how_to(interrupted):
     """Today: "interrupted; finished runs are stored", exit 130, the array
     still queued and its id never shown."""
@@ -518,21 +512,18 @@ def test_5_ctrl_c_cancels_the_array_or_says_how_to(interrupted):
     assert not interrupted.queued_after or told, interrupted.said_after
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18.5: a re-run submits a second array")
 def test_5_a_rerun_never_duplicates_work_still_queued(interrupted):
     """Today: the re-run submits a second array beside the first, which
     still holds the same runs."""
     assert interrupted.most_arrays_at_once <= 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18.8: the job id and pending reason are not shown")
 def test_8_a_pending_job_shows_its_id_and_reason(interrupted):
     """Today: nothing at all is printed while the array pends."""
     seen = interrupted.said_while_pending
     assert interrupted.array in seen and interrupted.reason in seen, seen
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18.6: without srun submitit runs locally")
 def test_6_slurm_without_slurm_is_one_line(tmp_path):
     """Needs no cluster: with no ``srun`` on PATH, today submitit's automatic
     executor runs the sweep as local processes, ignores the partition and
@@ -562,7 +553,6 @@ def test_6_slurm_without_slurm_is_one_line(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18.7: a time shorter than submitit's signal margin")
 def test_7_a_time_limit_inside_the_signal_margin_is_refused(plain):
     """Today: ``--slurm-time 1`` is submitted; submitit's USR2 90 s before the
     limit arrives at slurmctld's first time-limit check and the run then
@@ -580,7 +570,6 @@ def test_7_a_time_limit_inside_the_signal_margin_is_refused(plain):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 18.8: PartitionTimeLimit pends silently")
 def test_8_a_time_over_the_partition_limit_is_refused_or_shown(plain):
     """``--slurm-time 10`` on a partition whose MaxTime is 5 minutes: refused
     up front (exit 2, one line), or the job id and ``PartitionTimeLimit``
@@ -614,7 +603,6 @@ def test_8_a_time_over_the_partition_limit_is_refused_or_shown(plain):
     assert jobs[0].array_id in cli.said and "PartitionTimeLimit" in cli.said, cli.said
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18.9: no --slurm-account/--slurm-qos/--slurm-mem")
 def test_9_account_qos_and_memory_reach_the_job(accounting):
     """Today: "unrecognized arguments", exit 2."""
     accounting.cluster.drain()
@@ -637,7 +625,6 @@ def test_9_account_qos_and_memory_reach_the_job(accounting):
         assert setting in shown, shown
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18.9: DIR/slurm is never cleaned")
 def test_9_a_finished_sweep_leaves_no_task_files(cli_sweep):
     """Today: 4 files per array task, the submission script and its hidden
     first copy (10 here)."""

@@ -14,7 +14,7 @@ from bo_transfer.errors import UserError
 from bo_transfer.outputs import check_folder
 from bo_transfer.problems.families import split_pair_name
 from bo_transfer.sweep.executors import Executor, LocalExecutor
-from bo_transfer.sweep.outcome import DONE, FAILED, FAULTS, fault_count
+from bo_transfer.sweep.outcome import DONE, FAILED, FAULTS, LOST, fault_count
 from bo_transfer.sweep.plan import check_device, plan
 from bo_transfer.sweep.progress import Progress
 from bo_transfer.sweep.runner import RunResult
@@ -28,28 +28,37 @@ class SweepSummary:
     done: int = 0
     failed: int = 0
     skipped: int = 0
+    #: Runs the executor lost (outcome.LOST): not stored, the same command runs them.
+    lost: int = 0
     wall_s: float = 0.0
     errors: Counter = field(default_factory=Counter)  # first line of each error -> count
     first_failure: dict = field(default_factory=dict)  # error -> (pair, method, seed)
+    losses: Counter = field(default_factory=Counter)  # why runs were lost -> count
     # Survived faults (outcome.FAULTS), summed over runs.
     faults: Counter = field(default_factory=Counter)
 
     def add(self, result: RunResult) -> None:
-        """Count one stored result and the faults it survived."""
+        """Count one result (stored, or lost) and the faults it survived."""
         for key in FAULTS:
             self.faults[key] += fault_count(result.metadata, key)
+        s = result.spec
         if result.status == DONE:
             self.done += 1
+        elif result.status == LOST:
+            self.lost += 1
+            self.losses[result.error] += 1
+            self.first_failure.setdefault(result.error, (s.pair, s.method_label, s.seed))
         else:
             self.failed += 1
             self.errors[result.error] += 1
-            s = result.spec
             self.first_failure.setdefault(result.error, (s.pair, s.method_label, s.seed))
 
     def brief(self) -> str:
-        """The counts in one line: ``"3 done, 1 failed, 2 skipped of 8 runs in 1.0 s"``."""
+        """The counts in one line: ``"3 done, 1 failed, 2 skipped of 8 runs in 1.0 s"``
+        (``", N lost"`` after the failed ones when the executor lost runs)."""
+        lost = f", {self.lost} lost" if self.lost else ""
         return (
-            f"{self.done} done, {self.failed} failed, {self.skipped} skipped "
+            f"{self.done} done, {self.failed} failed{lost}, {self.skipped} skipped "
             f"of {self.total} runs in {self.wall_s:.1f} s"
         )
 
@@ -58,6 +67,14 @@ class SweepSummary:
         for err, n in self.errors.most_common():
             pair, method, seed = self.first_failure[err]
             out.append(f"  {n} failed with: {err} (first: {pair} {method} seed={seed})")
+        for why, n in self.losses.most_common():
+            pair, method, seed = self.first_failure[why]
+            out.append(f"  {n} lost: {why} (first: {pair} {method} seed={seed})")
+        if self.lost:
+            out.append(
+                f"  the {self.lost} lost runs are not stored: "
+                "run the same command again to finish them"
+            )
         for key, text in FAULTS.items():
             if self.faults[key]:
                 out.append(f"  {self.faults[key]} {text}")
@@ -103,7 +120,8 @@ def run_sweep(
     """Run every run of ``sweep`` not already done in ``out``; store each as it ends.
 
     Finished runs are never redone; failed ones are redone with
-    ``retry_failed``. A directory holding results of a spec it was not given
+    ``retry_failed``; runs the executor lost (a cancelled Slurm task) are not
+    stored, so the same call runs them again. A directory holding results of a spec it was not given
     before is refused unless ``append`` (a directory remembers every spec run
     into it); a directory another sweep is writing to is refused (a lock).
     Nothing is written before the executor is up (a Dask scheduler that cannot
@@ -147,7 +165,7 @@ def run_sweep(
                     f"{sweep.name}: {len(specs)} runs on {executor.describe()} -> {out}",
                     file=sys.stderr,
                 )
-            tasks = plan(todo, batch_seeds, device)
+            tasks = plan(todo, batch_seeds, device, store.seconds_per_evaluation())
             _store_results(executor, tasks, store, summary, progress, t0)
     except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM, see cli) at any moment
         summary.wall_s = time.perf_counter() - t0
@@ -165,12 +183,16 @@ def _store_results(
     t0: float,
 ) -> None:
     """Store each result as the executor yields it, counting it in ``summary``
-    (the sweep started at ``t0``, a ``time.perf_counter`` reading)."""
+    (the sweep started at ``t0``, a ``time.perf_counter`` reading). A run the
+    executor lost is counted, never stored: the same command runs it again."""
     bar = Progress(summary.total - summary.skipped) if progress and tasks else None
+    if bar is not None and hasattr(executor, "observer"):
+        executor.observer = bar  # e.g. Slurm's job ids and pending reasons
     results = executor.run(tasks)
     try:
         for result in results:
-            store.put(result, family=split_pair_name(result.spec.pair)[0])
+            if result.status != LOST:
+                store.put(result, family=split_pair_name(result.spec.pair)[0])
             summary.add(result)
             if bar:
                 bar.update(result.status)
