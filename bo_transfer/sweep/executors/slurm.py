@@ -465,7 +465,7 @@ class SlurmExecutor:
             run = over[0].runs[0]
             self._say(
                 f"slurm: {sum(len(t) for t in over)} runs are estimated to need more than the "
-                f"{self.work_s / 60:.0f} min an array task can work with --slurm-time "
+                f"{self.work_s / 60:.1f} min an array task can work with --slurm-time "
                 f"{self.time_min} (e.g. {run.method_label} on {run.pair}: about "
                 f"{math.ceil(over[0].estimate_s / 60)} min); raise --slurm-time if they are lost "
                 "to the time limit"
