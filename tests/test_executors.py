@@ -68,7 +68,9 @@ def test_resume_after_sigkill_at_random_moments_stores_every_run_once(tmp_path):
     )
     killed = tmp_path / "killed"
     db = killed / "results.sqlite"
+    # One run per task (no seed blocks), so kills land between single runs.
     cmd = [sys.executable, "-m", "bo_transfer", "run", str(spec), "--out", str(killed), "--quiet"]
+    cmd += ["--batch-seeds", "1"]
     rng = random.Random(2024)
     kills = 0
     for threshold in sorted(rng.sample(range(1, 11), 3)):
@@ -138,7 +140,8 @@ def test_a_second_sweep_into_a_locked_directory_is_refused(tmp_path):
 def test_retry_failed_redoes_only_failed_runs(tmp_path, monkeypatch):
     from bo_transfer.methods.baselines import ColdGP
 
-    sweep = Sweep.from_dict(SMALL)
+    # One seed at a time: each cold-gp run takes its own (patched) propose.
+    sweep = Sweep.from_dict({**SMALL, "batch_seeds": 1})
     original = ColdGP.propose
 
     def boom(self, X, y, seed):

@@ -61,15 +61,23 @@ def test_show_draws_a_higher_dimensional_pair_as_a_scatter(tmp_path, capsys):
     assert "hartmann:dim=3,n_sources=1,shift=0.2,sign=1,instance=0 source 0: pearson" in text
 
 
-def test_literature_spec_covers_every_builtin_family_once():
+def test_literature_spec_covers_every_literature_family():
     from pathlib import Path
 
+    from bo_transfer.methods import METHODS
     from bo_transfer.problems.families import split_pair_name
     from bo_transfer.sweep import Sweep
 
     spec = Path(__file__).resolve().parents[1] / "benchmarks" / "literature.toml"
     sweep = Sweep.from_toml(spec)
     families = [split_pair_name(p)[0] for p in sweep.pairs]
-    builtin = {"gp", "forrester", "branin", "hartmann", "alpine", "shift", "hpo", "negate"}
-    assert sorted(families) == sorted(builtin)
-    assert {m.name for m in sweep.methods} >= {"random", "cold-gp"}
+    # gp is synthetic (the correlation study's), hpob needs downloaded data;
+    # Hartmann comes at 3 and 6 dimensions.
+    literature = ["alpine", "branin", "forrester", "hartmann", "hartmann", "hpo", "negate", "shift"]
+    assert sorted(families) == literature
+    builtin = {
+        "random", "cold-gp", "bounding-box", "prior-mean", "guarded", "mhgp", "shgp",
+        "init-transfer", "mtgp", "mtgp-botorch", "pibo", "pooled-gp", "rgpe", "taf",
+    }  # other tests register plugin methods: compare with the built-in ones
+    assert builtin <= set(METHODS.names())
+    assert {m.name for m in sweep.methods} == builtin

@@ -18,10 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from bo_transfer.sweep.runner import RunSpec
 from bo_transfer.sweep.store import ResultStore
 
 
@@ -38,6 +40,7 @@ def build_store(directory: Path, runs: int, iterations: int) -> None:
         for m, method in enumerate(methods):
             for seed in range(seeds):
                 key = f"{p:02d}{m:02d}{seed:012d}"
+                spec = RunSpec(pair, method, seed, iterations, 5, 32, label=method)
                 run_rows.append(
                     (
                         key,
@@ -46,7 +49,7 @@ def build_store(directory: Path, runs: int, iterations: int) -> None:
                         method,
                         method,
                         "{}",
-                        "{}",
+                        json.dumps(asdict(spec), sort_keys=True),
                         seed,
                         iterations,
                         5,
