@@ -141,6 +141,9 @@ class Cli:
                 stderr=err,
                 env=env,
                 cwd=cwd,
+                # Ctrl-C reaches it even when pytest runs in the background of
+                # a shell, which ignores SIGINT for its children.
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             )
 
     @property
@@ -414,6 +417,10 @@ def test_1_a_task_cancelled_while_pending_ends_the_sweep_with_accounting(account
     assert cli.wait(LOST_GRACE_S) is not None, (
         f"still waiting {LOST_GRACE_S} s after scancel:\n{cli.output[-1500:]}"
     )
+    assert cli.proc.returncode == 1, cli.output[-1500:]
+    assert "0 done, 0 failed, 1 lost, 0 skipped of 1 runs" in cli.stdout, cli.stdout
+    assert "1 lost: its Slurm task" in cli.stdout, cli.stdout
+    assert stored(accounting.tmp / "out") == {}
 
 
 @pytest.mark.slow
@@ -427,7 +434,8 @@ def test_2_the_same_command_resumes_runs_lost_on_the_slurm_side(accounting, tmp_
     cli = accounting.cli(*args, delay_s=LONG_DELAY_S)
     accounting.wait_jobs(cli, running(1), "the task to run", SUBMITTED_WITHIN_S)
     accounting.cluster.cancel_all()
-    assert cli.wait(90) is not None, cli.output[-1500:]
+    assert cli.wait(90) == 1, cli.output[-1500:]
+    assert stored(tmp_path / "out") == {}  # not failed: nothing to --retry-failed
     rerun = accounting.cli(*args)
     assert rerun.wait(180) == 0, rerun.output[-1500:]
     assert reference.wait(180) == 0, reference.output[-1500:]
@@ -451,6 +459,7 @@ def test_3_lost_tasks_are_not_awaited_one_after_another(accounting):
     assert cli.wait(LOST_GRACE_S) is not None, (
         f"still waiting {LOST_GRACE_S} s after cancelling 2 tasks:\n{cli.output[-1500:]}"
     )
+    assert "0 done, 0 failed, 2 lost, 0 skipped of 2 runs" in cli.stdout, cli.stdout
 
 
 def test_4_an_unknown_partition_is_one_line_and_writes_nothing(plain):

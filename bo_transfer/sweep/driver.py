@@ -3,13 +3,10 @@ and stores every result as it arrives (the only writer of the store)."""
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from bo_transfer.sweep.outcome import DONE, FAILED, FAULTS, LOST, fault_count
 from bo_transfer.sweep.plan import check_device, plan
 from bo_transfer.sweep.progress import Progress
 from bo_transfer.sweep.runner import RunResult
+from bo_transfer.sweep.signals import signals_held
 from bo_transfer.sweep.spec import Sweep
 from bo_transfer.sweep.store import STORE_NAME, ResultStore, StoreWriteError, sweep_lock
 
@@ -177,39 +175,6 @@ def run_sweep(
     return summary
 
 
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM for the block: a signal that arrives while a
-    result is stored and counted takes effect right after, so the summary
-    printed on interruption counts exactly what the store holds.
-
-    Python runs signal handlers in the main thread whichever thread the
-    kernel delivers the signal to (Dask's threads included), so masking the
-    signal in the main thread alone is not enough: the handlers themselves
-    are swapped for ones that note the signal, and the noted signals are
-    handed to the original handlers when the block ends."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    noted: list[int] = []
-
-    def note(signum, frame):
-        noted.append(signum)
-
-    previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        for signum in noted:
-            handler = previous[signum]
-            if callable(handler):
-                handler(signum, None)
-            elif handler == signal.SIG_DFL:
-                signal.raise_signal(signum)
-
-
 def _store_results(
     executor: Executor,
     tasks: list,
@@ -227,7 +192,7 @@ def _store_results(
     results = executor.run(tasks)
     try:
         for result in results:
-            with _signals_held():  # stored and counted, or neither
+            with signals_held():  # stored and counted, or neither
                 if result.status != LOST:
                     store.put(result, family=split_pair_name(result.spec.pair)[0])
                 summary.add(result)

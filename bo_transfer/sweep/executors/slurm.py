@@ -51,7 +51,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -60,6 +59,7 @@ from bo_transfer.errors import UserError
 from bo_transfer.sweep.executors.threads import set_single_thread
 from bo_transfer.sweep.plan import Task, run_task
 from bo_transfer.sweep.runner import RunResult, RunSpec
+from bo_transfer.sweep.signals import signals_held
 
 #: submitit's signal to a task this many seconds before its time limit (its default).
 SIGNAL_S = 90
@@ -159,22 +159,21 @@ def run_chunk(tasks: Sequence[Task], folder: str, index: int, time_min: int) -> 
         stop.append(f"{signal.Signals(signum).name} after {ran:.0f} s ({why})")
         raise Stopped()
 
-    signals = {signal.SIGTERM, _warning_signal()}
+    signals = (signal.SIGTERM, _warning_signal())
     for sig in signals:
         signal.signal(sig, on_signal)
     out = Path(folder)
-    written = 0
+    targets = [out / f"{index}-{j}.runs.pkl" for j in range(len(tasks))]
     try:
-        for j, task in enumerate(tasks):
-            target = out / f"{index}-{j}.runs.pkl"
+        for task, target in zip(tasks, targets):
             if not target.exists():
                 results = pickle.dumps(run_task(task))
-                with _held(signals):  # a result being written is written whole
+                with signals_held(signals):  # a result being written is written whole
                     _write_atomic(target, results)
-            written += 1
     except Stopped:
         pass
     finally:
+        written = sum(target.exists() for target in targets)
         note = {"written": written, "stopped": stop[0] if stop else None}
         _write_atomic(out / f"{index}.end.json", json.dumps(note).encode())
     return written
@@ -185,16 +184,6 @@ def _warning_signal() -> signal.Signals:
     from submitit.slurm.slurm import SlurmJobEnvironment
 
     return signal.Signals[f"SIG{SlurmJobEnvironment.USR_SIG}"]
-
-
-@contextmanager
-def _held(signals: set[signal.Signals]) -> Iterator[None]:
-    """``signals`` held pending inside the block, delivered after it."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -402,7 +391,7 @@ class SlurmExecutor:
         args = ([str(folder)] * n, list(range(n)), [self.time_min] * n)
         # Ctrl-C and SIGTERM wait until the array is recorded: it is cancelled, or
         # adopted by the next run, never left running unknown.
-        with _held({signal.SIGINT, signal.SIGTERM}):
+        with signals_held():
             if self.cluster == "local":
                 ids = self._submit_local(folder, chunks, args)
                 array = ids[0]
@@ -487,8 +476,16 @@ class SlurmExecutor:
                         adopted.append(_Watched(batch, index))
                     elif alive:
                         useless.append(batch.ids[index])
-        if useless:
-            self._scancel(useless)
+        if useless:  # nobody would collect their results: this sweep cleans DIR/slurm
+            names = " ".join(useless)
+            error = self._scancel(useless)
+            self._say(
+                f"slurm: could not cancel job {names} of an earlier run into this directory "
+                f"({error}), which holds none of this sweep's runs; cancel it: scancel {names}"
+                if error
+                else f"slurm: cancelled job {names} of an earlier run into this directory, "
+                "which holds none of this sweep's runs"
+            )
         if adopted:
             runs = sum(1 for w in adopted for key in w.batch.keys[w.index] if key in wanted)
             arrays = ", ".join(sorted({w.batch.array for w in adopted}))
