@@ -122,9 +122,9 @@ def run_sweep(
 
     Finished runs are never redone; failed ones are redone with
     ``retry_failed``; runs the executor lost (a cancelled Slurm task) are not
-    stored, so the same call runs them again. A directory holding results of a spec it was not given
-    before is refused unless ``append`` (a directory remembers every spec run
-    into it); a directory another sweep is writing to is refused (a lock).
+    stored, so the same call runs them again. A directory holding results of
+    a spec it was not given before is refused unless ``append`` (a directory
+    remembers every spec run into it); a directory another sweep is writing to is refused (a lock).
     Nothing is written before the executor is up (a Dask scheduler that cannot
     be reached leaves no trace). ``executor`` defaults to a local process pool
     with one worker per core. ``batch_seeds`` and ``device`` (default: the
