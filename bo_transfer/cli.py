@@ -180,7 +180,11 @@ def _executor(args: argparse.Namespace, out: Path):
             time_min=args.slurm_time,
             array_parallelism=args.slurm_parallelism,
             chunk_size=args.slurm_chunk,
-            cluster=None if args.slurm_cluster == "slurm" else args.slurm_cluster,
+            cluster=args.slurm_cluster,
+            account=args.slurm_account,
+            qos=args.slurm_qos,
+            mem=args.slurm_mem,
+            options=args.slurm_option,
         )
     return LocalExecutor(args.workers)
 
@@ -219,7 +223,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for line in summary.lines():
         print(line)
     print(f"results in {out / 'results.sqlite'}")
-    return EXIT_RUNS_FAILED if summary.failed else EXIT_OK
+    # Runs lost on a cluster are not done either: the same command runs them.
+    return EXIT_RUNS_FAILED if summary.failed or summary.lost else EXIT_OK
 
 
 def _parse_budgets(text: str | None, largest: int) -> tuple[int, ...]:
@@ -364,14 +369,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dask", metavar="ADDRESS", help="'local' (a LocalCluster) or tcp://HOST:PORT")
     s.add_argument("--slurm", action="store_true", help="submit to Slurm through submitit")
     s.add_argument("--slurm-partition", help="Slurm partition")
+    s.add_argument("--slurm-account", help="Slurm account to charge")
+    s.add_argument("--slurm-qos", help="Slurm quality of service")
+    s.add_argument("--slurm-mem", help="memory per array task, e.g. 4G")
+    s.add_argument(
+        "--slurm-option",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="any other sbatch option, e.g. constraint=haswell (repeatable)",
+    )
     s.add_argument("--slurm-time", type=int, default=60, help="minutes per array task")
     s.add_argument("--slurm-parallelism", type=int, default=64, help="array tasks at once")
-    s.add_argument("--slurm-chunk", type=int, default=10, help="runs per array task")
+    s.add_argument("--slurm-chunk", type=int, default=10, help="runs per array task, at most")
     s.add_argument(
         "--slurm-cluster",
-        choices=["slurm", "local", "debug"],
+        choices=["slurm", "local"],
         default="slurm",
-        help="submitit backend; 'local' runs the array tasks as local processes",
+        help="'local' runs the array tasks as local processes (submitit's local executor)",
     )
     s.add_argument(
         "--batch-seeds",

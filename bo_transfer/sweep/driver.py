@@ -3,13 +3,10 @@ and stores every result as it arrives (the only writer of the store)."""
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +14,11 @@ from bo_transfer.errors import UserError
 from bo_transfer.outputs import check_folder
 from bo_transfer.problems.families import split_pair_name
 from bo_transfer.sweep.executors import Executor, LocalExecutor
-from bo_transfer.sweep.outcome import DONE, FAILED, FAULTS, fault_count
+from bo_transfer.sweep.outcome import DONE, FAILED, FAULTS, LOST, fault_count
 from bo_transfer.sweep.plan import check_device, plan
 from bo_transfer.sweep.progress import Progress
 from bo_transfer.sweep.runner import RunResult
+from bo_transfer.sweep.signals import signals_held
 from bo_transfer.sweep.spec import Sweep
 from bo_transfer.sweep.store import STORE_NAME, ResultStore, StoreWriteError, sweep_lock
 
@@ -31,28 +29,37 @@ class SweepSummary:
     done: int = 0
     failed: int = 0
     skipped: int = 0
+    #: Runs the executor lost (outcome.LOST): not stored, the same command runs them.
+    lost: int = 0
     wall_s: float = 0.0
     errors: Counter = field(default_factory=Counter)  # first line of each error -> count
     first_failure: dict = field(default_factory=dict)  # error -> (pair, method, seed)
+    losses: Counter = field(default_factory=Counter)  # why runs were lost -> count
     # Survived faults (outcome.FAULTS), summed over runs.
     faults: Counter = field(default_factory=Counter)
 
     def add(self, result: RunResult) -> None:
-        """Count one stored result and the faults it survived."""
+        """Count one result (stored, or lost) and the faults it survived."""
         for key in FAULTS:
             self.faults[key] += fault_count(result.metadata, key)
+        s = result.spec
         if result.status == DONE:
             self.done += 1
+        elif result.status == LOST:
+            self.lost += 1
+            self.losses[result.error] += 1
+            self.first_failure.setdefault(result.error, (s.pair, s.method_label, s.seed))
         else:
             self.failed += 1
             self.errors[result.error] += 1
-            s = result.spec
             self.first_failure.setdefault(result.error, (s.pair, s.method_label, s.seed))
 
     def brief(self) -> str:
-        """The counts in one line: ``"3 done, 1 failed, 2 skipped of 8 runs in 1.0 s"``."""
+        """The counts in one line: ``"3 done, 1 failed, 2 skipped of 8 runs in 1.0 s"``
+        (``", N lost"`` after the failed ones when the executor lost runs)."""
+        lost = f", {self.lost} lost" if self.lost else ""
         return (
-            f"{self.done} done, {self.failed} failed, {self.skipped} skipped "
+            f"{self.done} done, {self.failed} failed{lost}, {self.skipped} skipped "
             f"of {self.total} runs in {self.wall_s:.1f} s"
         )
 
@@ -61,6 +68,14 @@ class SweepSummary:
         for err, n in self.errors.most_common():
             pair, method, seed = self.first_failure[err]
             out.append(f"  {n} failed with: {err} (first: {pair} {method} seed={seed})")
+        for why, n in self.losses.most_common():
+            pair, method, seed = self.first_failure[why]
+            out.append(f"  {n} lost: {why} (first: {pair} {method} seed={seed})")
+        if self.lost:
+            out.append(
+                f"  the {self.lost} lost runs are not stored: "
+                "run the same command again to finish them"
+            )
         for key, text in FAULTS.items():
             if self.faults[key]:
                 out.append(f"  {self.faults[key]} {text}")
@@ -106,9 +121,10 @@ def run_sweep(
     """Run every run of ``sweep`` not already done in ``out``; store each as it ends.
 
     Finished runs are never redone; failed ones are redone with
-    ``retry_failed``. A directory holding results of a spec it was not given
-    before is refused unless ``append`` (a directory remembers every spec run
-    into it); a directory another sweep is writing to is refused (a lock).
+    ``retry_failed``; runs the executor lost (a cancelled Slurm task) are not
+    stored, so the same call runs them again. A directory holding results of
+    a spec it was not given before is refused unless ``append`` (a directory
+    remembers every spec run into it); a directory another sweep is writing to is refused (a lock).
     Nothing is written before the executor is up (a Dask scheduler that cannot
     be reached leaves no trace). ``executor`` defaults to a local process pool
     with one worker per core. ``batch_seeds`` and ``device`` (default: the
@@ -150,46 +166,13 @@ def run_sweep(
                     f"{sweep.name}: {len(specs)} runs on {executor.describe()} -> {out}",
                     file=sys.stderr,
                 )
-            tasks = plan(todo, batch_seeds, device)
+            tasks = plan(todo, batch_seeds, device, store.seconds_per_evaluation())
             _store_results(executor, tasks, store, summary, progress, t0)
     except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM, see cli) at any moment
         summary.wall_s = time.perf_counter() - t0
         raise SweepInterrupted(summary, exc) from None
     summary.wall_s = time.perf_counter() - t0
     return summary
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM for the block: a signal that arrives while a
-    result is stored and counted takes effect right after, so the summary
-    printed on interruption counts exactly what the store holds.
-
-    Python runs signal handlers in the main thread whichever thread the
-    kernel delivers the signal to (Dask's threads included), so masking the
-    signal in the main thread alone is not enough: the handlers themselves
-    are swapped for ones that note the signal, and the noted signals are
-    handed to the original handlers when the block ends."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    noted: list[int] = []
-
-    def note(signum, frame):
-        noted.append(signum)
-
-    previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        for signum in noted:
-            handler = previous[signum]
-            if callable(handler):
-                handler(signum, None)
-            elif handler == signal.SIG_DFL:
-                signal.raise_signal(signum)
 
 
 def _store_results(
@@ -201,13 +184,17 @@ def _store_results(
     t0: float,
 ) -> None:
     """Store each result as the executor yields it, counting it in ``summary``
-    (the sweep started at ``t0``, a ``time.perf_counter`` reading)."""
+    (the sweep started at ``t0``, a ``time.perf_counter`` reading). A run the
+    executor lost is counted, never stored: the same command runs it again."""
     bar = Progress(summary.total - summary.skipped) if progress and tasks else None
+    if bar is not None and hasattr(executor, "observer"):
+        executor.observer = bar  # e.g. Slurm's job ids and pending reasons
     results = executor.run(tasks)
     try:
         for result in results:
-            with _signals_held():  # stored and counted, or neither
-                store.put(result, family=split_pair_name(result.spec.pair)[0])
+            with signals_held():  # stored and counted, or neither
+                if result.status != LOST:
+                    store.put(result, family=split_pair_name(result.spec.pair)[0])
                 summary.add(result)
             if bar:
                 bar.update(result.status)

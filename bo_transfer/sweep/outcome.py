@@ -21,7 +21,12 @@ from bo_transfer.errors import error_line as error_line
 DONE = "done"
 #: A run that raised (stored with its error and traceback), or whose worker was lost.
 FAILED = "failed"
+#: What the store holds: a run is stored done or failed.
 STATUSES = (DONE, FAILED)
+#: A run its executor lost before it could finish, through no fault of its own
+#: (a Slurm task cancelled, preempted, stopped at its time limit, or on a failed
+#: node): never stored, so the same command runs it again.
+LOST = "lost"
 
 #: Faults a run survives, counted in ``RunResult.metadata`` under these names and
 #: summed over the sweep in its closing summary (the text completes "N ...").

@@ -11,8 +11,8 @@ is not part of a run's key.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -24,13 +24,26 @@ from bo_transfer.sweep.runner import RunResult, RunSpec, run_one
 #: Devices a task may run on (``--device``).
 DEVICES = ("cpu", "cuda")
 
+#: Seconds per evaluation assumed for a method no finished run in the store
+#: tells about: about 4x cold-gp's cost at 32 source points on the dev machine
+#: (0.14-0.23 s per iteration, benchmarks/perf/RESULTS.md), and more than most
+#: methods there need. Far slower methods (mtgp-botorch: ~36 s per iteration
+#: with 5 sources) are sized from their own finished runs once there are some.
+DEFAULT_EVAL_S = 1.0
+
 
 @dataclass(frozen=True)
 class Task:
-    """Runs executed together: one run, or a seed block on ``device``."""
+    """Runs executed together: one run, or a seed block on ``device``.
+
+    ``estimate_s`` is a rough guess of its seconds on one core
+    (:func:`estimate_seconds`), by which the Slurm executor sizes its array
+    tasks; it never changes what the task computes.
+    """
 
     runs: tuple[RunSpec, ...]
     device: str = "cpu"
+    estimate_s: float = field(default=0.0, compare=False)
 
     def __post_init__(self) -> None:
         if not self.runs:
@@ -63,13 +76,30 @@ def batchable(run: RunSpec) -> bool:
     return has_batched_step(METHODS.get(run.method))
 
 
-def plan(runs: Sequence[RunSpec], batch_seeds: int = 1, device: str = "cpu") -> list[Task]:
+def estimate_seconds(runs: Sequence[RunSpec], rates: Mapping[str, float]) -> float:
+    """A rough guess of the seconds ``runs`` take one after another on one core:
+    each run's budget times its method's seconds per evaluation, from
+    ``rates`` (method name -> seconds, e.g. the median of the runs already
+    stored: :meth:`~bo_transfer.sweep.store.ResultStore.seconds_per_evaluation`)
+    or :data:`DEFAULT_EVAL_S`. Linear in the budget, although a GP's fit grows
+    faster with its data, and a seed block is counted as its runs one by one
+    (it takes 0.1-1x that), so it errs on the long side for most methods."""
+    return sum(run.budget * rates.get(run.method, DEFAULT_EVAL_S) for run in runs)
+
+
+def plan(
+    runs: Sequence[RunSpec],
+    batch_seeds: int = 1,
+    device: str = "cpu",
+    rates: Mapping[str, float] | None = None,
+) -> list[Task]:
     """Cut ``runs`` into tasks, in the order of each task's first run.
 
     With ``batch_seeds = S > 1``, the runs of a batched method that differ
     only in seed (same pair, method, options, label, budget, sources) form
     blocks of at most S, in the order given; every other run is a task of its
     own. Batched methods' tasks run on ``device``, the others on the CPU.
+    Each task carries its :func:`estimate_seconds` from ``rates``.
     """
     if batch_seeds < 1:
         raise UserError(f"batch_seeds must be >= 1, got {batch_seeds}")
@@ -84,6 +114,7 @@ def plan(runs: Sequence[RunSpec], batch_seeds: int = 1, device: str = "cpu") -> 
         on = device if batchable(members[0]) else "cpu"
         size = batch_seeds if len(members) > 1 else 1
         for start in range(0, len(members), size):
-            tasks.append(Task(tuple(members[start : start + size]), on))
+            block = tuple(members[start : start + size])
+            tasks.append(Task(block, on, estimate_seconds(block, rates or {})))
     # Groups come in order of their first run; blocks keep that order.
     return tasks

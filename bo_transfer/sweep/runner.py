@@ -20,6 +20,7 @@ from bo_transfer.seeding import derive_seed
 from bo_transfer.sweep.outcome import (
     DONE,
     FAILED,
+    LOST,
     MAX_LINE,
     count_warnings,
     error_line,
@@ -114,7 +115,7 @@ class RunResult:
     """The trace of one run: every evaluated point, its value and timing."""
 
     spec: RunSpec
-    status: str  # DONE or FAILED (bo_transfer.sweep.outcome)
+    status: str  # DONE, FAILED or LOST (bo_transfer.sweep.outcome)
     X: list[list[float]] = field(default_factory=list)
     y: list[float] = field(default_factory=list)  # NaN where the objective failed
     elapsed_s: list[float] = field(default_factory=list)  # per iteration
@@ -143,6 +144,12 @@ class RunResult:
     def lost(cls, spec: RunSpec, what: str, exc: BaseException) -> RunResult:
         """A failed result for a run whose worker (not the run itself) failed."""
         return cls(spec, status=FAILED).fail(exc, what)
+
+    @classmethod
+    def unfinished(cls, spec: RunSpec, why: str) -> RunResult:
+        """A run the executor lost before it finished (``why`` says how, in one
+        line): not stored, so the same command runs it again."""
+        return cls(spec, status=LOST, error=why)
 
 
 def run_one(spec: RunSpec) -> RunResult:

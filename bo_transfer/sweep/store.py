@@ -20,6 +20,7 @@ import os
 import platform
 import secrets
 import sqlite3
+import statistics
 import subprocess
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
@@ -383,6 +384,18 @@ class ResultStore:
                     for i, (x, v, t) in enumerate(zip(result.X, result.y, result.elapsed_s))
                 ],
             )
+
+    def seconds_per_evaluation(self) -> dict[str, float]:
+        """Per registered method, the median over its finished runs of their
+        seconds per evaluation (``total_s / budget``): what a run of it has
+        taken on the machines that ran this sweep."""
+        query = "SELECT method_name, total_s, budget FROM runs WHERE status = 'done'"
+        rates: dict[str, list[float]] = {}
+        with self.reading():
+            for method, total_s, budget in self.conn.execute(query):
+                if total_s is not None and budget:
+                    rates.setdefault(method, []).append(total_s / budget)
+        return {method: statistics.median(values) for method, values in rates.items()}
 
     def runs_frame(self) -> pd.DataFrame:
         with self.reading():
