@@ -75,9 +75,10 @@ def test_literature_spec_covers_every_literature_family():
     # Hartmann comes at 3 and 6 dimensions.
     literature = ["alpine", "branin", "forrester", "hartmann", "hartmann", "hpo", "negate", "shift"]
     assert sorted(families) == literature
-    builtin = {
-        "random", "cold-gp", "bounding-box", "prior-mean", "guarded", "mhgp", "shgp",
-        "init-transfer", "mtgp", "mtgp-botorch", "pibo", "pooled-gp", "rgpe", "taf",
-    }  # other tests register plugin methods: compare with the built-in ones
+    # Other tests register plugin methods: compare with the built-in ones.
+    builtin = set(
+        "random cold-gp bounding-box prior-mean guarded mhgp shgp init-transfer "
+        "mtgp mtgp-botorch pibo pooled-gp rgpe taf".split()
+    )
     assert builtin <= set(METHODS.names())
     assert {m.name for m in sweep.methods} == builtin
