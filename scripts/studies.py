@@ -95,6 +95,7 @@ def regenerate(study: str, workers: list[str], quick: bool) -> None:
     results.mkdir(parents=True, exist_ok=True)
     record = results / "run.json"
     previous = json.loads(record.read_text()) if record.exists() and not quick else {}
+    at = commit()  # the code that computes the runs, before anything else can move HEAD
     t0 = time.perf_counter()
     bo_transfer("run", str(spec), "--out", str(runs), "--quiet", *workers)
     wall = time.perf_counter() - t0
@@ -105,6 +106,7 @@ def regenerate(study: str, workers: list[str], quick: bool) -> None:
         {
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_s": round(wall, 1),
+            "commit": at,
         }
     ]
     record.write_text(
@@ -112,7 +114,7 @@ def regenerate(study: str, workers: list[str], quick: bool) -> None:
             {
                 "spec": str(spec.relative_to(ROOT)),
                 "command": f"python scripts/studies.py {study}",
-                "commit": commit(),
+                "commit": at,
                 "versions": versions(),
                 "machine": f"{platform.processor() or platform.machine()}, "
                 f"{os.cpu_count()} CPUs visible",
