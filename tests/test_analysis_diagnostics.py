@@ -109,3 +109,29 @@ def test_one_source_pairs_get_one_panel():
     fig = plot_transfer_gain(table, diagnostics)
     assert len(fig.axes) == 1
     assert "mean" not in fig.axes[0].get_xlabel()
+
+
+def test_pairs_of_two_grids_get_a_row_of_panels_each():
+    """dim=2 and dim=4 over the same correlations: one line per grid, never a
+    line that zigzags between the two dimensions at each correlation."""
+    names = {
+        (rho, dim): f"gp:rho={rho},dim={dim},lengthscale=0.2"
+        for rho in (-0.5, 0.5)
+        for dim in (2, 4)
+    }
+    diagnostics = pair_diagnostics(_frame({n: (rho, rho, 1) for (rho, _), n in names.items()}))
+    gain = {(-0.5, 2): -1.0, (0.5, 2): 1.0, (-0.5, 4): -0.2, (0.5, 4): 0.2}
+    table = pd.DataFrame(
+        [
+            {C.PAIR: n, C.METHOD: m, "effect": 0.0 if m == "cold-gp" else -gain[k], "verdict": v}
+            for k, n in names.items()
+            for m, v in (("cold-gp", "baseline"), ("prior-mean", "inconclusive"))
+        ]
+    )
+    fig = plot_transfer_gain(table, diagnostics)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["gp:dim=2,lengthscale=0.2", "gp:dim=4,lengthscale=0.2"]
+    for ax, top in zip(fig.axes, (1.0, 0.2)):
+        (line,) = ax.get_lines()[1:]  # after the zero line
+        assert list(line.get_xdata()) == [-0.5, 0.5]
+        assert list(line.get_ydata()) == [-top, top]

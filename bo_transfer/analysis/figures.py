@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from bo_transfer import columns as C
+from bo_transfer.analysis.break_even import grid_of
 from bo_transfer.analysis.ranking import CriticalDifference
 from bo_transfer.analysis.regret import REGRET_FLOOR
 from bo_transfer.analysis.stats import rank_curves
@@ -24,8 +25,11 @@ Colors = dict[str, tuple]
 
 
 def method_colors(methods: list[str]) -> Colors:
-    """One color per method, stable for a given set of methods (sorted order)."""
-    palette = matplotlib.colormaps["tab10"].colors
+    """One color per method, stable for a given set of methods (sorted order):
+    tab10's ten, then their lighter tab20 shades, so that up to 20 methods (a
+    study of every registered one has 14) never share a color."""
+    tab20 = matplotlib.colormaps["tab20"].colors
+    palette = tab20[0::2] + tab20[1::2]
     return {m: palette[i % len(palette)] for i, m in enumerate(sorted(methods))}
 
 
@@ -86,8 +90,8 @@ def plot_transfer_gain(
         colors: method -> color.
         break_even: break-even correlations
             (:func:`~bo_transfer.analysis.break_even.break_even`), drawn on the
-            zero line of the first panel as a diamond with its bootstrap
-            interval, one per grid and method that crosses.
+            zero line of its grid's first panel as a diamond with its
+            bootstrap interval, one per grid and method that crosses.
 
     One line per method (the baseline is the zero line): gain is minus the
     effect (the Hodges-Lehmann estimate of the paired difference of log10
@@ -100,41 +104,54 @@ def plot_transfer_gain(
     pair has several sources, a second panel places each pair at its worst
     source instead of the mean over sources (``gp:rho=0.9;-0.9`` is at 0.0 in
     the first panel, at -0.9 in the second; a one-source pair at the same place
-    in both).
+    in both). Pairs of several grids (pairs that differ in more than their
+    correlation, e.g. ``dim``; :func:`~bo_transfer.analysis.break_even.grid_of`)
+    get a row of panels each, titled by the grid.
     """
     worst = f"{correlation}_worst"
     multi = "n_sources" in diagnostics and (diagnostics["n_sources"] > 1).any()
-    panels = [(correlation, "mean over sources" if multi else "")]
+    kinds = [(correlation, "mean over sources" if multi else "")]
     if multi and worst in diagnostics:
-        panels.append((worst, "worst source"))
+        kinds.append((worst, "worst source"))
     rows = table[table["verdict"] != "baseline"].merge(
-        diagnostics[[C.PAIR, *(col for col, _ in panels)]], on=C.PAIR
+        diagnostics[[C.PAIR, *(col for col, _ in kinds)]], on=C.PAIR
     )
+    # Pairs of different grids (e.g. dim=2 and dim=4 over the same correlations)
+    # would sit at nearly the same x and zigzag in one line: a row each.
+    rows["grid"] = rows[C.PAIR].map(lambda p: grid_of(p) or "")
+    grids = sorted(rows["grid"].unique()) or [""]
     colors = colors if colors is not None else method_colors(list(table[C.METHOD].unique()))
-    fig = Figure(figsize=(5.5 * len(panels), 3.8), layout="constrained")
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (x, what) in zip(axes, panels):
-        ax.axhline(0.0, color="0.3", lw=1, ls="--")
-        for method, g in rows.groupby(C.METHOD, sort=True):
-            g = g.groupby(x, as_index=False).agg(
-                gain=("effect", lambda e: -e.median()),
-                sig=("verdict", lambda v: v.isin(("positive", "negative")).mean() >= 0.5),
-            )
-            color = colors[method]
-            ax.plot(g[x], g["gain"], color=color, label=method, marker="none")
-            sig = g["sig"].to_numpy(bool)
-            ax.scatter(g[x][sig], g["gain"][sig], color=color, zorder=3)
-            ax.scatter(g[x][~sig], g["gain"][~sig], facecolor="white", edgecolor=color, zorder=3)
-        ax.set_xlabel(f"source-target correlation ({correlation}{', ' + what if what else ''})")
-        ax.set_ylabel("transfer gain (log10 regret, vs baseline)")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+    fig = Figure(figsize=(5.5 * len(kinds), 3.6 * len(grids) + 0.8), layout="constrained")
+    axes = fig.subplots(len(grids), len(kinds), squeeze=False)
+    for grid, panel_row in zip(grids, axes):
+        for ax, (x, what) in zip(panel_row, kinds):
+            ax.axhline(0.0, color="0.3", lw=1, ls="--")
+            for method, g in rows[rows["grid"] == grid].groupby(C.METHOD, sort=True):
+                g = g.groupby(x, as_index=False).agg(
+                    gain=("effect", lambda e: -e.median()),
+                    sig=("verdict", lambda v: v.isin(("positive", "negative")).mean() >= 0.5),
+                )
+                color = colors[method]
+                ax.plot(g[x], g["gain"], color=color, label=method, marker="none")
+                sig = g["sig"].to_numpy(bool)
+                ax.scatter(g[x][sig], g["gain"][sig], color=color, zorder=3)
+                ax.scatter(
+                    g[x][~sig], g["gain"][~sig], facecolor="white", edgecolor=color, zorder=3
+                )
+            extra = f", {what}" if what else ""
+            ax.set_xlabel(f"source-target correlation ({correlation}{extra})")
+            ax.set_ylabel("transfer gain (log10 regret, vs baseline)")
+            if len(grids) > 1:
+                ax.set_title(grid or "pairs on no grid", fontsize=9)
+            ax.grid(True, alpha=0.3)
     if break_even is not None and len(break_even):
         crossed = break_even[np.isfinite(break_even["break_even"].astype(float))]
+        first_panel = {grid: row[0] for grid, row in zip(grids, axes)}
         for _, r in crossed.iterrows():
+            ax = first_panel.get(r["grid"], axes[0][0])
             value = float(r["break_even"])
             errors = [[value - r["break_even_lo"]], [r["break_even_hi"] - value]]
-            axes[0].errorbar(
+            ax.errorbar(
                 [value],
                 [0.0],
                 xerr=np.clip(errors, 0.0, None),
@@ -144,6 +161,15 @@ def plot_transfer_gain(
                 capsize=3,
                 zorder=4,
             )
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles,
+            labels,
+            loc="outside lower center",
+            ncols=min(len(labels), 4 * len(kinds)),
+            fontsize=8,
+        )
     return fig
 
 
