@@ -1,6 +1,6 @@
 """The committed correlation study (results/correlation) is reproducible: a
 small slice re-run here gives the committed runs' numbers and the committed
-verdicts' directions."""
+effects' directions."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPORT = ROOT / "results" / "correlation" / "results.parquet"
 TABLE = ROOT / "results" / "correlation" / "table.csv"
 RHOS = [-1.0, 1.0]
-METHODS = ["cold-gp", "prior-mean", "rgpe"]
+METHODS = ["cold-gp", "prior-mean", "shgp"]
 SEEDS = [0, 1, 2, 3]
 
 
@@ -56,14 +56,17 @@ def test_a_slice_of_the_correlation_study_reproduces_its_runs_and_verdicts(tmp_p
     np.testing.assert_allclose(
         mine.loc[theirs.index, "final_regret"], theirs["final_regret"], rtol=0, atol=1e-9
     )
-    # The slice's effects point where the committed study's verdicts do.
+    # The slice's effects point where the committed study's do. At 10 seeds
+    # and 216 cells no table-wide verdict can be significant (the caption says
+    # so), so a committed direction is a cell whose effect interval excludes 0.
     table = pd.read_csv(TABLE)
-    judged = table[
+    directed = table[
         table[C.PAIR].isin(pairs)
         & table[C.METHOD].isin(METHODS)
-        & table["verdict"].isin(["positive", "negative"])
+        & ((table["effect_lo"] > 0) | (table["effect_hi"] < 0))
     ]
+    assert len(directed) >= 3, directed  # prior-mean at rho=-1, shgp at both
     effects = summarize(load_results(tmp_path), baseline="cold-gp").set_index([C.PAIR, C.METHOD])
-    for _, row in judged.iterrows():
+    for _, row in directed.iterrows():
         sign = np.sign(effects.loc[(row[C.PAIR], row[C.METHOD]), "effect"])
-        assert sign == (-1 if row["verdict"] == "positive" else 1), row[[C.PAIR, C.METHOD]]
+        assert sign == np.sign(row["effect"]), row[[C.PAIR, C.METHOD, "effect"]]
