@@ -81,4 +81,5 @@ def test_literature_spec_covers_every_literature_family():
         "mtgp mtgp-botorch pibo pooled-gp rgpe taf".split()
     )
     assert builtin <= set(METHODS.names())
-    assert {m.name for m in sweep.methods} == builtin
+    # mtgp-botorch (BoTorch's slow default multi-task GP) would not fit the hour.
+    assert {m.name for m in sweep.methods} == builtin - {"mtgp-botorch"}
