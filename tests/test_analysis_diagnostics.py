@@ -116,11 +116,11 @@ def test_pairs_of_two_grids_get_a_row_of_panels_each():
     line that zigzags between the two dimensions at each correlation."""
     names = {
         (rho, dim): f"gp:rho={rho},dim={dim},lengthscale=0.2"
-        for rho in (-0.5, 0.5)
+        for rho in (-0.5, 0.0, 0.5)
         for dim in (2, 4)
     }
     diagnostics = pair_diagnostics(_frame({n: (rho, rho, 1) for (rho, _), n in names.items()}))
-    gain = {(-0.5, 2): -1.0, (0.5, 2): 1.0, (-0.5, 4): -0.2, (0.5, 4): 0.2}
+    gain = {(rho, dim): rho * (2.0 if dim == 2 else 0.4) for rho, dim in names}
     table = pd.DataFrame(
         [
             {C.PAIR: n, C.METHOD: m, "effect": 0.0 if m == "cold-gp" else -gain[k], "verdict": v}
@@ -133,5 +133,21 @@ def test_pairs_of_two_grids_get_a_row_of_panels_each():
     assert titles == ["gp:dim=2,lengthscale=0.2", "gp:dim=4,lengthscale=0.2"]
     for ax, top in zip(fig.axes, (1.0, 0.2)):
         (line,) = ax.get_lines()[1:]  # after the zero line
-        assert list(line.get_xdata()) == [-0.5, 0.5]
-        assert list(line.get_ydata()) == [-top, top]
+        assert list(line.get_xdata()) == [-0.5, 0.0, 0.5]
+        assert list(line.get_ydata()) == [-top, 0.0, top]
+
+
+def test_a_family_with_one_pair_is_not_a_grid_of_its_own():
+    """A literature table (one pair per family): one row of panels, however
+    many families have a correlation knob."""
+    names = ["gp:rho=0.5,dim=2,lengthscale=0.2", "hartmann:dim=3,shift=0.2", "other"]
+    diagnostics = pair_diagnostics(_frame({n: (0.1 * i, 0.1 * i, 1) for i, n in enumerate(names)}))
+    table = pd.DataFrame(
+        [
+            {C.PAIR: n, C.METHOD: m, "effect": 0.0, "verdict": v}
+            for n in names
+            for m, v in (("cold-gp", "baseline"), ("prior-mean", "inconclusive"))
+        ]
+    )
+    fig = plot_transfer_gain(table, diagnostics)
+    assert len(fig.axes) == 1 and fig.axes[0].get_title() == ""

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from bo_transfer import columns as C
-from bo_transfer.analysis.break_even import grid_of
+from bo_transfer.analysis.break_even import MIN_POINTS, grid_of
 from bo_transfer.analysis.ranking import CriticalDifference
 from bo_transfer.analysis.regret import REGRET_FLOOR
 from bo_transfer.analysis.stats import rank_curves
@@ -106,7 +106,8 @@ def plot_transfer_gain(
     the first panel, at -0.9 in the second; a one-source pair at the same place
     in both). Pairs of several grids (pairs that differ in more than their
     correlation, e.g. ``dim``; :func:`~bo_transfer.analysis.break_even.grid_of`)
-    get a row of panels each, titled by the grid.
+    get a row of panels each, titled by the grid; pairs on no grid of
+    ``MIN_POINTS`` or more share one more row.
     """
     worst = f"{correlation}_worst"
     multi = "n_sources" in diagnostics and (diagnostics["n_sources"] > 1).any()
@@ -118,7 +119,10 @@ def plot_transfer_gain(
     )
     # Pairs of different grids (e.g. dim=2 and dim=4 over the same correlations)
     # would sit at nearly the same x and zigzag in one line: a row each.
-    rows["grid"] = rows[C.PAIR].map(lambda p: grid_of(p) or "")
+    # Only a real grid (MIN_POINTS pairs or more) gets its own row.
+    grid = rows[C.PAIR].map(lambda p: grid_of(p) or "")
+    size = grid.map(rows.assign(grid=grid).groupby("grid")[C.PAIR].nunique())
+    rows["grid"] = grid.where(size >= MIN_POINTS, "")
     grids = sorted(rows["grid"].unique()) or [""]
     colors = colors if colors is not None else method_colors(list(table[C.METHOD].unique()))
     fig = Figure(figsize=(5.5 * len(kinds), 3.6 * len(grids) + 0.8), layout="constrained")
@@ -142,7 +146,7 @@ def plot_transfer_gain(
             ax.set_xlabel(f"source-target correlation ({correlation}{extra})")
             ax.set_ylabel("transfer gain (log10 regret, vs baseline)")
             if len(grids) > 1:
-                ax.set_title(grid or "pairs on no grid", fontsize=9)
+                ax.set_title(grid or "other pairs", fontsize=9)
             ax.grid(True, alpha=0.3)
     if break_even is not None and len(break_even):
         crossed = break_even[np.isfinite(break_even["break_even"].astype(float))]
