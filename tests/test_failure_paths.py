@@ -638,6 +638,9 @@ def _start_slow_sweep(tmp_path: Path, *flags: str) -> tuple[subprocess.Popen, Pa
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # A shell running pytest in the background ignores SIGINT for its
+        # children; the sweep under test must see Ctrl-C as a terminal sends it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     return proc, out
 
