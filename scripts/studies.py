@@ -101,7 +101,8 @@ def regenerate(study: str, workers: list[str], quick: bool) -> None:
     wall = time.perf_counter() - t0
     export = results / "results.parquet"
     bo_transfer("export", str(runs), "--format", "parquet", "--out", str(export))
-    bo_transfer("report", str(export), "--out", str(results), "--at", "10,20")
+    budgets = "4" if quick else "10,20"  # also judged at these, within the runs' budget
+    bo_transfer("report", str(export), "--out", str(results), "--at", budgets)
     sessions = previous.get("sessions", []) + [
         {
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -113,7 +114,7 @@ def regenerate(study: str, workers: list[str], quick: bool) -> None:
         json.dumps(
             {
                 "spec": str(spec.relative_to(ROOT)),
-                "command": f"python scripts/studies.py {study}",
+                "command": f"python scripts/studies.py {study}" + (" --quick" if quick else ""),
                 "commit": at,
                 "versions": versions(),
                 "machine": f"{platform.processor() or platform.machine()}, "

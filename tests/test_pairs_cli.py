@@ -77,8 +77,22 @@ def test_literature_spec_covers_every_literature_family():
     assert sorted(families) == literature
     # Other tests register plugin methods: compare with the built-in ones.
     builtin = set(
-        "random cold-gp bounding-box prior-mean guarded mhgp shgp init-transfer "
-        "mtgp mtgp-botorch pibo pooled-gp rgpe taf".split()
+        [
+            "random",
+            "cold-gp",
+            "bounding-box",
+            "prior-mean",
+            "guarded",
+            "mhgp",
+            "shgp",
+            "init-transfer",
+            "mtgp",
+            "mtgp-botorch",
+            "pibo",
+            "pooled-gp",
+            "rgpe",
+            "taf",
+        ]
     )
     assert builtin <= set(METHODS.names())
     # mtgp-botorch (BoTorch's slow default multi-task GP) would not fit the hour.
