@@ -706,11 +706,11 @@ def test_ctrl_c_under_dask_is_one_line(tmp_path):
     processes = _wait_for_runs(proc, out / "results.sqlite", 1, workers=2)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err
     assert err.startswith("bo-transfer: interrupted: ") and err.count("\n") == 1, err
-    assert _gone(processes, within=15)
+    assert _gone(processes, within=15), [p for p in processes if Path(f"/proc/{p}").exists()]
     stored = int(err.split("interrupted: ")[1].split(" done")[0])
-    assert _stored(out / "results.sqlite") == stored
+    assert _stored(out / "results.sqlite") == stored, err
 
 
 def _without_write_access(command: list[str]) -> list[str]:
