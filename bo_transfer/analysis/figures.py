@@ -121,7 +121,7 @@ def plot_transfer_gain(
     # would sit at nearly the same x and zigzag in one line: a row each.
     # Only a real grid (MIN_POINTS pairs or more) gets its own row.
     grid = rows[C.PAIR].map(lambda p: grid_of(p) or "")
-    size = grid.map(rows.assign(grid=grid).groupby("grid")[C.PAIR].nunique())
+    size = rows.groupby(grid)[C.PAIR].transform("nunique")
     rows["grid"] = grid.where(size >= MIN_POINTS, "")
     grids = sorted(rows["grid"].unique()) or [""]
     colors = colors if colors is not None else method_colors(list(table[C.METHOD].unique()))
