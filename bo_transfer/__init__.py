@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import importlib
 
+from bo_transfer.reproducibility import pin_math_library
+
+# Before anything imports torch: MKL reads its code-path mode when it loads.
+pin_math_library()
+
 __version__ = "0.1.0"
 
 # Imported on first use, so ``bo-transfer --help`` does not pay for torch.

@@ -7,7 +7,9 @@ each further source ``k`` is ``rho_k * target + sqrt(1 - rho_k^2) * v_k`` with
 ``v_k`` independent draws. Draws are exact and cheap with random Fourier
 features (Rahimi and Recht 2007): ``f(x) = sqrt(2/M) cos(x W + b) w`` with
 ``W`` from the kernel's spectral density, so a function is a fixed weight
-vector and the same parameters always give the same functions.
+vector and the same parameters always give the same functions, to the bit on
+any machine: the products and sums go through :mod:`~bo_transfer.problems.exact`,
+not the BLAS, whose kernels change with the CPU.
 
 Independent draws correlate by chance (with lengthscale 0.2 in 2-D, nominal
 rho = 0 was seen anywhere from -0.4 to 0.5 on 1,024 points), so the independent
@@ -39,6 +41,7 @@ from torch import Tensor
 
 from bo_transfer.errors import UserError
 from bo_transfer.problems.base import DTYPE, FunctionProblem, reference_points
+from bo_transfer.problems.exact import fixed_dot, fixed_matmul, fixed_norm, fixed_sum
 from bo_transfer.problems.families import Param, format_value, register_family
 from bo_transfer.seeding import derive_seed
 
@@ -53,11 +56,19 @@ class _FourierFeatures:
         self.gen = gen
 
     def __call__(self, X: Tensor) -> Tensor:
+        return math.sqrt(2.0 / N_FEATURES) * torch.cos(fixed_matmul(X, self.W) + self.b)
+
+    def fast(self, X: Tensor) -> Tensor:
+        """The same features through the BLAS: faster, CPU-dependent last bits."""
         return math.sqrt(2.0 / N_FEATURES) * torch.cos(X @ self.W + self.b)
 
 
-def _linear(phi: _FourierFeatures, w: Tensor):
-    return lambda X: phi(X) @ w
+def _problem(phi: _FourierFeatures, w: Tensor, dim: int, name: str) -> FunctionProblem:
+    """The function ``phi(x) . w``, exact on every machine; its optimum search
+    runs through the BLAS (the optimum's value is the exact function's)."""
+    return FunctionProblem(
+        lambda X: fixed_dot(phi(X), w), dim, name, search=lambda X: phi.fast(X) @ w
+    )
 
 
 MAX_SOURCES = 16
@@ -131,14 +142,14 @@ def build_gp_pair(rho: tuple[float, ...], dim: int, lengthscale: float, instance
     w_indep += [torch.randn(N_FEATURES, generator=phi.gen, dtype=DTYPE) for _ in rho[1:]]
 
     features = phi(reference_points(dim))
-    features = features - features.mean(0)
-    scale = torch.linalg.vector_norm(features @ w_first)
+    features = features - fixed_sum(features, 0) / features.shape[0]
+    scale = fixed_norm(fixed_dot(features, w_first))
     basis = [w_first]  # orthogonal under <a, b> = (F a) . (F b)
     for k, w in enumerate(w_indep):
         for b in basis:
-            fb = features @ b
-            w = w - (fb @ (features @ w)) / (fb @ fb) * b
-        w_indep[k] = w * scale / torch.linalg.vector_norm(features @ w)
+            fb = fixed_dot(features, b)
+            w = w - fixed_dot(fb, fixed_dot(features, w)) / fixed_dot(fb, fb) * b
+        w_indep[k] = w * scale / fixed_norm(fixed_dot(features, w))
         basis.append(w_indep[k])
 
     def mix(r: float, w_along: Tensor, w_orth: Tensor) -> Tensor:
@@ -148,9 +159,6 @@ def build_gp_pair(rho: tuple[float, ...], dim: int, lengthscale: float, instance
     w_sources = [w_first] + [mix(r, w_target, v) for r, v in zip(rho[1:], w_indep[1:])]
 
     tag = f"rho={format_value(rho)},dim={dim},lengthscale={lengthscale},instance={instance}"
-    target = FunctionProblem(_linear(phi, w_target), dim, f"gp-target({tag})")
-    sources = [
-        FunctionProblem(_linear(phi, w), dim, f"gp-source{k}({tag})")
-        for k, w in enumerate(w_sources)
-    ]
+    target = _problem(phi, w_target, dim, f"gp-target({tag})")
+    sources = [_problem(phi, w, dim, f"gp-source{k}({tag})") for k, w in enumerate(w_sources)]
     return target, sources

@@ -23,6 +23,7 @@ from bo_transfer.problems.base import (
     ShiftedProblem,
 )
 from bo_transfer.problems.branin import branin_problem
+from bo_transfer.problems.exact import fixed_norm
 from bo_transfer.problems.families import Param, register_family
 from bo_transfer.problems.forrester import forrester
 from bo_transfer.problems.hartmann import hartmann_problem
@@ -63,7 +64,7 @@ def build_shift_pair(base: str, delta: float, sign: int, instance: int):
     target: Problem = BASES[base]()
     gen = torch.Generator().manual_seed(derive_seed("shift-pair", base, instance))
     u = torch.randn(target.dim, generator=gen, dtype=DTYPE)
-    offset = delta * u / torch.linalg.vector_norm(u)
+    offset = delta * u / fixed_norm(u)
     source: Problem = ShiftedProblem(target, offset, f"{base}-shifted(delta={delta})")
     if sign == -1:
         source = NegatedProblem(source)

@@ -16,6 +16,7 @@ import torch
 from bo_transfer.methods.base import NUMERICAL_FAILURES, make_method
 from bo_transfer.problems.base import DTYPE, BelowOptimumWarning, sobol
 from bo_transfer.problems.pair import get_pair
+from bo_transfer.reproducibility import math_library
 from bo_transfer.seeding import derive_seed
 from bo_transfer.sweep.outcome import (
     DONE,
@@ -216,6 +217,9 @@ class RunLoop:
             sobol_fallbacks=0,
             source_design=spec.source_design,
             source_noise=spec.source_noise,
+            # Where the numbers were computed: they are bit-identical only
+            # on the same CPU, maths library, code path and thread count.
+            math_library=math_library(),
         )
         # A tabular target: proposals are its rows not yet evaluated (see sweep.pool).
         self.pool = CandidatePool.for_target(pair.target, spec.seed)
