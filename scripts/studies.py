@@ -75,6 +75,20 @@ def versions() -> dict[str, str]:
     return out
 
 
+def math_libraries(runs: Path) -> list[dict]:
+    """The distinct CPU / maths-library records of the sweep's stored runs
+    (``bo_transfer.reproducibility.math_library``, as each worker saw it)."""
+    from bo_transfer.sweep import ResultStore
+
+    seen: dict[str, dict] = {}
+    with ResultStore(runs) as store:
+        for meta in store.runs_frame()["metadata"]:
+            lib = json.loads(meta).get("math_library")
+            if lib is not None:
+                seen.setdefault(json.dumps(lib, sort_keys=True), lib)
+    return list(seen.values())
+
+
 def commit() -> str:
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     dirty = subprocess.run(
@@ -119,6 +133,8 @@ def regenerate(study: str, workers: list[str], quick: bool) -> None:
                 "versions": versions(),
                 "machine": f"{platform.processor() or platform.machine()}, "
                 f"{os.cpu_count()} CPUs visible",
+                # what tells whether a re-run can reproduce the runs bit for bit
+                "math_library": math_libraries(runs),
                 "sessions": sessions,
                 "wall_s_total": round(sum(s["wall_s"] for s in sessions), 1),
             },

@@ -32,3 +32,6 @@ def test_quick_studies_run_export_and_report_every_study():
         assert record["command"] == f"python scripts/studies.py {study} --quick"
         assert len(record["commit"].split()[0]) == 40  # a git sha
         assert record["sessions"][-1]["wall_s"] >= 0
+        # where the runs were computed: what a bit-for-bit re-run must match
+        (lib,) = record["math_library"]
+        assert lib["cpu"] and lib["blas"] and lib["MKL_CBWR"] and lib["torch_threads"] == 1
