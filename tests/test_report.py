@@ -125,6 +125,19 @@ def test_caption_states_margin_tolerance_and_smallest_detectable_effect(sweep_fr
     assert "±0.5 log10 units" in wide.caption
 
 
+def test_verdict_per_method_leads_the_report(written):
+    report, out = written
+    assert report.markdown().startswith("## Verdict per method")
+    assert report.html().index("Verdict per method") < report.html().index("Transfer verdicts")
+    assert report.latex().index("tab:method-verdicts") < report.latex().index("tab:transfer")
+    assert report.family["family"] == "setting" and report.family["n_families"] == 6
+    on_disk = pd.read_csv(out / "method_verdicts.csv")
+    pd.testing.assert_frame_equal(on_disk, report.method_verdicts, check_dtype=False)
+    assert (
+        "Ranks depend on which methods are in the pool" in report.figures["critical_difference"][1]
+    )
+
+
 def test_failed_runs_are_charged_not_dropped(sweep_frame):
     """A failed run counts as normalized regret 1 (log10 regret 0) on its seed:
     no cell loses a seed, and ``n_failed`` counts the charged runs."""
