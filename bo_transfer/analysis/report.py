@@ -59,12 +59,15 @@ POWER = 0.8
 #: The break-even columns table.csv gains.
 BE_VALUES = ["break_even", "break_even_lo", "break_even_hi"]
 BREAK_EVEN_CAPTION = (
-    "Break-even correlation: where a method's transfer gain against the baseline (minus "
-    "the effect, the table's metric) crosses zero from below for the last time, on pairs "
-    "that differ only in their source-target correlation (each at its Pearson correlation, "
-    "mean over sources, median over instances), interpolated linearly; below it the method "
-    "hurt. 95% interval: percentile bootstrap over seeds (at a grid edge when resamples "
-    "have no crossing)."
+    "Break-even correlation: where a method's transfer gain against the baseline (minus the "
+    "paired difference of the table's metric) reaches zero, on pairs that differ only in "
+    "their source-target correlation (each at its Pearson correlation, mean over sources, "
+    "median over instances), from the isotonic (non-decreasing) least-squares fit of the "
+    "gain on the correlation, interpolated linearly. 95% interval: percentile bootstrap over "
+    "seeds; resamples whose fit never breaks even (negative on the whole grid) lie above the "
+    "grid, those never negative below it, so an end in that mass is censored: '>1.00)' or "
+    "'(<-1.00'. A value is given only when the interval lies inside the grid and spans at "
+    "most 0.5; otherwise 'not identified' (a flat fit has no crossing to place)."
 )
 DIAGNOSTICS_CAPTION = (
     "Per pair: d = the mean over its sources of diagnostic d, d_worst = its worst source "
