@@ -3,7 +3,11 @@
 A method with a batched step (:class:`~bo_transfer.methods.base.BatchedMethod`)
 writes it once, for S runs that differ only in seed, with these helpers; its
 ``propose`` is the same step for a batch of one. So a run computes the same
-numbers alone or in a seed block, and the sweep may batch seeds freely:
+steps alone or in a seed block, and the sweep may batch seeds freely. The
+maths library may still round a batch of S differently from a batch of one
+(it did on an AMD EPYC with MKL's default mode), so the promise is the one of
+:mod:`bo_transfer.reproducibility`: the same initial design, the first
+proposal within tolerance, the same distribution after:
 
 - :func:`fit_batch` fits a model whose training data has batch shape ``S``
   (S independent GPs). BoTorch fits such a model with one L-BFGS-B state per

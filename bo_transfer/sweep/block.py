@@ -6,7 +6,8 @@ repair, seeds, the Sobol fallback) is :class:`RunLoop`'s, as in
 :func:`run_one`; each iteration the method's batched step
 (:meth:`~bo_transfer.methods.base.BatchedMethod.propose_batch`) proposes for
 all runs still going. A run's ``propose`` is the same step for a batch of one,
-so each run of a block computes the numbers it computes alone.
+so each run of a block takes the steps it takes alone (to the rounding of the
+maths library: see :mod:`bo_transfer.reproducibility`).
 """
 
 from __future__ import annotations
