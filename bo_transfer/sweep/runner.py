@@ -70,6 +70,9 @@ class RunSpec:
     label: str = ""  # how the method is shown in tables; defaults to its name
     source_design: str = "sobol"  # "sobol" or "trajectory" (see TransferPair.source_data)
     source_noise: float = 0.0  # source noise std as a fraction of the source's range
+    # A hash of the user data the pair reads (a table, HPO-B's files; ""
+    # for pairs defined by code): see bo_transfer.problems.families.pair_data.
+    data: str = ""
 
     @property
     def method_label(self) -> str:
@@ -106,6 +109,9 @@ class RunSpec:
         # a seed block computes each run's own numbers (see sweep/block.py).
         if key_label(self.method, self.options, self.label):
             fields += ["label", self.label]
+        # Changed data is another run (pairs without user data keep their keys).
+        if self.data:
+            fields += ["data", self.data]
         payload = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

@@ -40,7 +40,7 @@ from typing import Any
 from bo_transfer.errors import SpecError, UserError
 from bo_transfer.methods.base import make_method
 from bo_transfer.methods.registry import METHODS
-from bo_transfer.problems.families import FAMILIES, canonical_pair_name
+from bo_transfer.problems.families import FAMILIES, canonical_pair_name, pair_data
 from bo_transfer.problems.pair import DEFAULT_N_SOURCE, SOURCE_DESIGNS
 from bo_transfer.registry import closest
 from bo_transfer.sweep.plan import DEVICES
@@ -210,6 +210,7 @@ class Sweep:
 
     def runs(self) -> list[RunSpec]:
         """Every run of the sweep, in pair, method, seed order."""
+        data = {pair: pair_data(pair) for pair in self.pairs}
         return [
             RunSpec(
                 pair,
@@ -222,6 +223,7 @@ class Sweep:
                 m.label,
                 self.source_design,
                 self.source_noise,
+                data[pair],
             )
             for pair, m, seed in itertools.product(self.pairs, self.methods, self.seeds)
         ]

@@ -385,6 +385,16 @@ class ResultStore:
                 ],
             )
 
+    def pair_data(self) -> dict[str, set[str]]:
+        """Per stored pair, the data hashes (``RunSpec.data``) its runs were
+        computed on ("" for runs stored before data was recorded)."""
+        query = "SELECT DISTINCT pair, COALESCE(json_extract(spec_entry, '$.data'), '') FROM runs"
+        out: dict[str, set[str]] = {}
+        with self.reading():
+            for pair, data in self.conn.execute(query):
+                out.setdefault(pair, set()).add(data)
+        return out
+
     def seconds_per_evaluation(self) -> dict[str, float]:
         """Per registered method, the median over its finished runs of their
         seconds per evaluation (``total_s / budget``): what a run of it has
