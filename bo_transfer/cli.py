@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -12,9 +13,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bo_transfer.errors import UserError
 from bo_transfer.outputs import check_file, check_folder
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Exit codes (README, "Command line"): 0-2 are DESIGN.md's contract; 3 is a
 #: bug of ours (the traceback goes to a log file); 130 and 143 are the shell's
@@ -304,7 +309,7 @@ def _no_finished_runs(directory: str) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bo_transfer.analysis.regret import iter_results
+    from bo_transfer.analysis.regret import failed_rows, iter_results
 
     out = Path(args.out or Path(args.dir) / f"results.{args.format}")
     check_file(out)
@@ -312,32 +317,49 @@ def cmd_export(args: argparse.Namespace) -> int:
     first = next(chunks, None)
     if first is None:
         raise UserError(_no_finished_runs(args.dir))
+    failed = failed_rows(args.dir, first)
     if args.format == "parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise UserError("--format parquet needs pyarrow: pip install pyarrow") from None
+    # Written under a temporary name and renamed once complete: an export cut
+    # short (Ctrl-C, a full disk) never lies under the final name.
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.partial")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        rows = _write_export(out, args.format, itertools.chain([first], chunks))
+        rows = _write_export(tmp, args.format, first, chunks, failed)
+        os.replace(tmp, out)
     except OSError as exc:
-        out.unlink(missing_ok=True)  # no half-written export
-        raise UserError(f"cannot write {out}: {exc.strerror}") from None
+        raise UserError(
+            f"cannot write {out}: {exc.strerror or exc}; "
+            "give --out a file in a folder you can write"
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     print(f"wrote {rows} rows to {out}")
     return EXIT_OK
 
 
-def _write_export(out: Path, fmt: str, chunks: Iterator) -> int:
-    """Write the tidy table's chunks to ``out``; returns the number of rows."""
+def _write_export(
+    out: Path, fmt: str, first: pd.DataFrame, chunks: Iterator, failed: pd.DataFrame
+) -> int:
+    """Write the tidy table's chunks (``first``, then ``chunks``), then the
+    failed runs' rows (the columns of ``first``) to ``out``; returns the
+    number of rows."""
     rows = 0
+    chunks = itertools.chain([first], chunks, [failed] if len(failed) else [])
     if fmt == "parquet":
+        import pandas as pd
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        first = next(chunks)
-        schema = pa.Schema.from_pandas(first, preserve_index=False)
+        # A failed run's empty cells make an integer column (n_sources) float.
+        like = pd.concat([first, failed], ignore_index=True) if len(failed) else first
+        schema = pa.Schema.from_pandas(like, preserve_index=False)
         with pq.ParquetWriter(out, schema) as writer:
-            for chunk in itertools.chain([first], chunks):
+            for chunk in chunks:
                 writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
                 rows += len(chunk)
     else:

@@ -29,6 +29,7 @@ from bo_transfer import columns as C
 from bo_transfer.cli import main
 from bo_transfer.methods import METHODS
 from bo_transfer.problems import FAMILIES
+from bo_transfer.problems.families import canonical_pair_name
 from bo_transfer.sweep import LocalExecutor, RunResult, RunSpec, Sweep, run_sweep
 from bo_transfer.sweep.store import ResultStore
 
@@ -116,6 +117,31 @@ def _both(*setups):
 
 def _copy(tmp: Path, finished: Path) -> None:
     _store_copy(finished, tmp / "store")
+
+
+#: Issue 22: a lab table (two tasks, three rows each) and its description.
+TABLE_CSV = "task,x1,y\na,0.1,1.0\na,0.5,0.2\na,0.9,0.7\nb,0.2,0.9\nb,0.6,0.3\nb,0.8,0.5\n"
+TABLE_TOML = (
+    'name = "lab"\ndata = "t.csv"\ntask = "task"\nobjective = "y"\nmaximize = false\n'
+    "[inputs]\nx1 = {}\n"
+)
+TABLE_SPEC = (
+    'name = "tab"\ntables = ["t.toml"]\nseeds = 2\nbudget = 3\nn_init = 2\n'
+    'pairs = ["lab:task=a"]\nmethods = ["random"]\n'
+)
+
+
+def _table(csv: str = TABLE_CSV, toml: str = TABLE_TOML):
+    return _both(_write("t.csv", csv), _write("t.toml", toml), _write("spec.toml", TABLE_SPEC))
+
+
+def _export_cut_short(tmp: Path, finished: Path) -> None:
+    """An export of the finished sweep cut at a row boundary, as a Ctrl-C
+    during an export used to leave it: the last run stops at evaluation 2."""
+    from bo_transfer.analysis.regret import iter_results
+
+    frame = pd.concat(list(iter_results(finished)))
+    frame.iloc[:-2].to_csv(tmp / "e.csv", index=False)
 
 
 _good_spec = _write("spec.toml", SPEC)
@@ -278,6 +304,62 @@ ONE_LINE_CASES = [
         _write("folder/x", ""),
         ["show", "forrester", "--out", "{tmp}/folder"],
         "is a folder; give a file name",
+    ),
+    (
+        "table: maximize is a string",
+        _table(toml=TABLE_TOML.replace("maximize = false", 'maximize = "false"')),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "maximize must be true or false, got 'false'",
+    ),
+    (
+        "table: log is a string",
+        _table(toml=TABLE_TOML.replace("x1 = {}", 'x1 = {log = "false"}')),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "input 'x1': log must be true or false, got 'false'",
+    ),
+    (
+        "table: an objective cell 0.5%",
+        _table(csv=TABLE_CSV.replace("a,0.5,0.2", "a,0.5,0.5%")),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "t.csv:3: y='0.5%' is not a number",
+    ),
+    (
+        "table: a column named twice",
+        _table(csv=TABLE_CSV.replace("task,x1,y", "task,x1,x1").replace(",0.", ",0.1,0.", 0)),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "column 'x1' appears more than once",
+    ),
+    (
+        "table: the objective listed as an input",
+        _table(toml=TABLE_TOML + "y = {}\n"),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "the objective column 'y' cannot also be an input",
+    ),
+    (
+        "table: a header without rows",
+        _table(csv="task,x1,y\n"),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "t.csv: has a header but no rows",
+    ),
+    (
+        "table: a row without its task",
+        _table(csv=TABLE_CSV.replace("b,0.6", ",0.6")),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "t.csv:6: no task (the task column) on this row",
+    ),
+    (
+        "table: values of +-1e308",
+        _table(
+            csv=TABLE_CSV.replace("a,0.5,0.2", "a,0.5,1e308").replace("b,0.6,0.3", "b,0.6,-1e308")
+        ),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "wider than a float can hold",
+    ),
+    (
+        "report of an export cut short",
+        _export_cut_short,
+        ["report", "{tmp}/e.csv"],
+        "1 run(s) lack evaluations (first: forrester:a=0.5,b=10.0,c=-5.0 random seed=1, 2 of its",
     ),
 ]
 
@@ -786,3 +868,46 @@ def test_a_read_only_copy_taken_mid_sweep_reads_in_full_or_not_at_all(tmp_path, 
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "is read-only and results.sqlite-wal holds results not yet in" in done.stderr
     assert _tree(copy) == before
+
+
+# Issue 22: exports.
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_export_interrupted_leaves_no_file(tmp_path, finished, monkeypatch, fmt):
+    """Ctrl-C or SIGTERM during ``export`` used to leave the rows written so far
+    under the final name, which ``report`` then read as the whole sweep."""
+    from bo_transfer.analysis import regret
+
+    real = regret.iter_results
+
+    def interrupted(directory):
+        yield next(real(directory, runs_per_chunk=1))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(regret, "iter_results", interrupted)
+    store = _store_copy(finished, tmp_path / "store")
+    before = _tree(tmp_path)
+    assert main(["export", str(store), "--format", fmt]) == 130
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_export_carries_failed_runs_and_both_reports_agree(tmp_path, finished, capsys, fmt):
+    """The report of an export said ``n_failed`` 0 and dropped a cell whose
+    runs all failed, while the report of the folder counted them."""
+    store = _store_copy(finished, tmp_path / "store")
+    with ResultStore(store, create=True) as db:
+        for method, seed in (("cold-gp", 1), ("pibo", 0), ("pibo", 1)):
+            spec = RunSpec(canonical_pair_name("forrester"), method, seed, 4, 3, 4)
+            db.put(RunResult.lost(spec, "", RuntimeError("out of luck")), family="forrester")
+    export = tmp_path / f"e.{fmt}"
+    assert main(["export", str(store), "--format", fmt, "--out", str(export)]) == 0
+    assert main(["report", str(store), "--out", str(tmp_path / "from-dir")]) == 0
+    assert main(["report", str(export), "--out", str(tmp_path / "from-export")]) == 0
+    capsys.readouterr()
+    from_dir = pd.read_csv(tmp_path / "from-dir" / "table.csv")
+    from_export = pd.read_csv(tmp_path / "from-export" / "table.csv")
+    pd.testing.assert_frame_equal(from_dir, from_export)
+    failed = from_export.set_index(C.METHOD)["n_failed"].to_dict()
+    assert failed == {"cold-gp": 1, "pibo": 2, "random": 0}
