@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from bo_transfer import columns as C
 from bo_transfer.cli import main
@@ -911,3 +912,75 @@ def test_an_export_carries_failed_runs_and_both_reports_agree(tmp_path, finished
     pd.testing.assert_frame_equal(from_dir, from_export)
     failed = from_export.set_index(C.METHOD)["n_failed"].to_dict()
     assert failed == {"cold-gp": 1, "pibo": 2, "random": 0}
+
+
+def test_a_target_that_fails_on_part_of_the_cube_is_analysable(tmp_path):
+    """Issue 22: a user pair returning NaN on part of the space finished its
+    sweep, but ``report`` and ``export`` exited 3 (its value range was NaN,
+    stored as NULL). The range is taken where the target has values."""
+    from bo_transfer.analysis import load_results
+    from bo_transfer.problems import register_pair
+    from bo_transfer.sweep import run_one
+
+    def target(X):
+        y = (X - 0.3).pow(2).sum(-1)
+        return y.masked_fill((X[:, 0] > 0.6) & (X[:, 1] < 0.5), math.nan)
+
+    name = register_pair("nan-corner", target, [lambda X: (X - 0.4).pow(2).sum(-1)], dim=2)
+    try:
+        result = run_one(RunSpec(name, "random", 0, 8, 3, 4))
+        assert result.status == "done" and math.isfinite(result.value_range)
+        with ResultStore(tmp_path, create=True) as store:
+            store.put(result, family=name)
+        df = load_results(tmp_path)
+    finally:
+        FAMILIES._items.pop("nan-corner")
+    assert len(df) == 8 and df[C.NORMALIZED_REGRET].notna().all()
+
+
+def test_a_table_smaller_than_the_budget_pads_in_a_seed_block_as_alone(tmp_path):
+    """Issue 22: a target of 5 rows at budget 8 failed every GP run of a seed
+    block ("no candidate left") while the same runs alone finished."""
+    from bo_transfer.problems import register_table_pairs
+    from bo_transfer.sweep import run_one
+    from bo_transfer.sweep.block import run_block
+
+    (tmp_path / "t.csv").write_text(
+        "task,x1,y\n"
+        + "".join(f"a,{i / 5},{(i - 2) ** 2}\n" for i in range(5))
+        + "".join(f"b,{i / 7},{(i - 3) ** 2}\n" for i in range(7))
+    )
+    name = register_table_pairs("lab-small", tmp_path / "t.csv", "task", "y", ["x1"])[0]
+    specs = [RunSpec(name, "cold-gp", seed, 8, 2, 4) for seed in (0, 1)]
+    block = run_block(specs)
+    alone = [run_one(s) for s in specs]
+    for b, a in zip(block, alone):
+        assert (b.status, a.status) == ("done", "done"), (b.error, a.error)
+        assert len(b.X) == 8 and b.metadata["table_padding"] == 3
+
+
+@pytest.mark.parametrize("extra", [1, -1])
+def test_a_batched_step_of_the_wrong_shape_fails_its_runs_naming_the_method(extra):
+    """Issue 22: S+1 rows were accepted; S-1 rows failed only the last seed
+    with a shape message that did not point at the batched step."""
+    from bo_transfer.methods.base import BatchedMethod, register_method
+    from bo_transfer.sweep.block import run_block
+
+    @register_method("test-misshapen", summary="test", citation="none")
+    class Misshapen(BatchedMethod):
+        @classmethod
+        def propose_batch(cls, methods, X, y, seeds):
+            return torch.rand(X.shape[0] + extra, X.shape[-1], dtype=X.dtype)
+
+    try:
+        specs = [
+            RunSpec(canonical_pair_name("forrester"), "test-misshapen", s, 5, 3, 4) for s in (0, 1)
+        ]
+        results = run_block(specs)
+    finally:
+        METHODS._items.pop("test-misshapen", None)
+    for r in results:
+        assert r.status == "failed"
+        assert (
+            f"method 'test-misshapen': propose_batch returned a {2 + extra} x 1 tensor" in r.error
+        )
