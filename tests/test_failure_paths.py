@@ -984,3 +984,36 @@ def test_a_batched_step_of_the_wrong_shape_fails_its_runs_naming_the_method(extr
         assert (
             f"method 'test-misshapen': propose_batch returned a {2 + extra} x 1 tensor" in r.error
         )
+
+
+#: A store the release before seed blocks computed each run's own numbers
+#: wrote (commit ee3e307: ``run`` of OLD_SPEC, cold-gp in a block of 2 seeds).
+OLD_STORE = Path(__file__).parent / "data" / "store-ee3e307.sqlite"
+OLD_SPEC = (
+    'name = "old"\nseeds = 2\nbudget = 4\nn_init = 3\nn_source = 4\nbatch_seeds = 2\n'
+    'pairs = ["forrester:a=0.5,b=10.0,c=5.0"]\nmethods = ["random", "cold-gp"]\n'
+)
+
+
+def test_a_store_of_the_previous_release_is_read_and_resumed_without_duplicates(tmp_path, capsys):
+    """Issue 22: ``report`` and ``export`` exited 3 on it (``seed_batch``),
+    ``run`` of the same spec called it a different spec, and ``--append``
+    redid cold-gp as duplicates."""
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(OLD_STORE, out / "results.sqlite")
+    spec = tmp_path / "spec.toml"
+    spec.write_text(OLD_SPEC)
+    assert main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
+    assert main(["export", str(out), "--out", str(tmp_path / "e.csv")]) == 0
+    capsys.readouterr()
+    assert main(["run", str(spec), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith("0 done, 0 failed, 4 skipped of 4 runs")
+    spec.write_text(OLD_SPEC.replace("seeds = 2", "seeds = 3"))
+    run = ["run", str(spec), "--out", str(out), "--workers", "1", "--quiet", "--append"]
+    assert main(run) == 0
+    assert capsys.readouterr().out.startswith("2 done, 0 failed, 4 skipped of 6 runs")
+    with ResultStore(out) as store:
+        runs = store.runs_frame()
+    assert len(runs) == 6 and not runs.duplicated([C.PAIR, C.METHOD, C.SEED]).any()
+    assert main(["report", str(out), "--out", str(tmp_path / "report2")]) == 0

@@ -33,10 +33,14 @@ import pandas as pd
 
 from bo_transfer.errors import UserError
 from bo_transfer.sweep.outcome import DONE
-from bo_transfer.sweep.runner import RunResult
+from bo_transfer.sweep.runner import RunResult, RunSpec
 
 STORE_NAME = "results.sqlite"
 SCHEMA_VERSION = 1
+#: The generation of run keys the store's runs carry (see ResultStore._migrate_keys).
+RUN_KEYS = "2"
+#: Keys an older release stored in a spec that say how it ran, not what.
+_EXECUTION_KEYS = ("batch_seeds", "device")
 
 #: The first 16 bytes of every SQLite database file.
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -196,6 +200,7 @@ def _create_store(path: Path) -> None:
                 conn.execute(
                     "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
+                conn.execute("INSERT INTO meta VALUES ('run_keys', ?)", (RUN_KEYS,))
         finally:
             conn.close()
         os.replace(tmp, path)
@@ -249,6 +254,9 @@ class ResultStore:
         try:
             with self.reading():
                 self._check_schema()
+            if create:  # before foreign keys are enforced: a key moves in two tables
+                self._migrate_keys()
+            with self.reading():
                 self.conn.execute("PRAGMA foreign_keys=ON")
             if create:  # readers never wait for the writer, nor it for them
                 with self._writing():
@@ -286,6 +294,44 @@ class ResultStore:
                 f"({SCHEMA_VERSION}) and no migration exists; rerun the sweep into a new --out"
             )
 
+    def _migrate_keys(self) -> None:
+        """Give every run the key today's :class:`RunSpec` computes from its
+        stored spec, once per store (meta ``run_keys``).
+
+        An older release (ee3e307) keyed a run of a seed block with its block
+        size (``seed_batch``) and stored how it was executed in the spec;
+        keys are now what a run computes only (a block computes each run's own
+        numbers). Without this, a rerun of the same spec would redo those runs
+        as duplicates next to the old ones. A run whose new key another run
+        already holds keeps its old key.
+        """
+        if self.get_meta("run_keys") == RUN_KEYS:
+            return
+        fields = set(RunSpec.__dataclass_fields__)
+        with self.reading():
+            rows = self.conn.execute("SELECT key, spec_entry FROM runs").fetchall()
+        taken = {key for key, _ in rows}
+        with self._writing(), self.conn:
+            for key, entry in rows:
+                try:
+                    stored = json.loads(entry)
+                    spec = RunSpec(**{k: v for k, v in stored.items() if k in fields})
+                except (ValueError, TypeError) as exc:
+                    raise UserError(
+                        f"{self.path} is damaged (a run's spec is unreadable: {exc}); "
+                        "restore it from a copy or rerun into a new --out"
+                    ) from None
+                if spec.key == key or spec.key in taken:
+                    continue
+                taken.add(spec.key)
+                new_entry = json.dumps(asdict(spec), sort_keys=True)
+                self.conn.execute(
+                    "UPDATE runs SET key = ?, spec_entry = ? WHERE key = ?",
+                    (spec.key, new_entry, key),
+                )
+                self.conn.execute("UPDATE evals SET run_key = ? WHERE run_key = ?", (spec.key, key))
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('run_keys', ?)", (RUN_KEYS,))
+
     def close(self) -> None:
         """Close; a writer first moves the write-ahead log into the file and
         leaves WAL mode, so that at rest ``results.sqlite`` alone holds every
@@ -317,12 +363,21 @@ class ResultStore:
     def specs(self) -> list[str]:
         """Every spec (:meth:`~bo_transfer.sweep.spec.Sweep.to_json`) run into
         this store, oldest first. Stores written before more than one was
-        remembered hold the last one under ``spec``."""
+        remembered hold the last one under ``spec``; specs an older release
+        stored with how they were executed (``batch_seeds``, ``device``) are
+        read without it, as :meth:`~bo_transfer.sweep.spec.Sweep.to_json`
+        writes them now."""
         stored = self.get_meta("specs")
-        if stored is not None:
-            return json.loads(stored)
-        last = self.get_meta("spec")
-        return [] if last is None else [last]
+        if stored is None:
+            last = self.get_meta("spec")
+            stored = "[]" if last is None else json.dumps([last])
+        try:
+            return [_identity(spec) for spec in json.loads(stored)]
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise UserError(
+                f"{self.path} is damaged (its spec record is not JSON: {exc}); "
+                "restore it from a copy or rerun into a new --out"
+            ) from None
 
     def add_spec(self, spec: str) -> None:
         known = self.specs()
@@ -487,6 +542,14 @@ class ResultStore:
             )
         columns = ["run_key", "pair", "pair_instance", "optimal_value", "value_range", "min_y"]
         return pd.DataFrame(rows, columns=[*columns, "source_diagnostics"])
+
+
+def _identity(spec: str) -> str:
+    """A stored spec's JSON without the keys that say how it was executed."""
+    data = json.loads(spec)
+    if not any(k in data for k in _EXECUTION_KEYS):
+        return spec
+    return json.dumps({k: v for k, v in data.items() if k not in _EXECUTION_KEYS}, sort_keys=True)
 
 
 def _finite_or_none(v: Any) -> float | None:
