@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -285,14 +286,31 @@ def cmd_report(args: argparse.Namespace) -> int:
         margin=args.margin,
         failed=load_failed(args.dir),
     )
-    try:
-        written = report.write(out)
-    except OSError as exc:
-        raise UserError(f"cannot write the report to {str(out)!r}: {exc.strerror}") from None
+    written = _write_report(report, out)
     texts = {"markdown": report.markdown(), "latex": report.latex(), "csv": report.csv()}
     print(texts[args.format], end="")
     print(f"wrote {', '.join(p.name for p in written)} to {out}", file=sys.stderr)
     return EXIT_OK
+
+
+def _write_report(report, out: Path) -> list[Path]:
+    """``report.write`` into a temporary folder next to ``out``, its files
+    then moved into ``out``: a full disk or a read-only folder leaves no
+    partial report (one line, exit 2)."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    created = not out.exists()
+    try:
+        written = report.write(tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        for path in written:
+            os.replace(path, out / path.name)
+    except OSError as exc:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise UserError(f"cannot write the report to {str(out)!r}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [out / path.name for path in written]
 
 
 def _no_finished_runs(directory: str) -> str:

@@ -83,6 +83,19 @@ def _damage(kind: str):
     return setup
 
 
+def _sql(statement: str):
+    """A copy of the finished store changed by one SQL statement (issue 22's
+    damaged stores: a bad schema version, metadata that is not JSON, a
+    missing table)."""
+
+    def setup(tmp: Path, finished: Path) -> None:
+        store = _store_copy(finished, tmp / "store") / "results.sqlite"
+        with closing(sqlite3.connect(store)) as conn, conn:
+            conn.execute(statement)
+
+    return setup
+
+
 def _write(name: str, text: str | bytes):
     def setup(tmp: Path, finished: Path) -> None:
         path = tmp / name
@@ -167,6 +180,46 @@ ONE_LINE_CASES = [
             ("report", ["report", "{tmp}/store"]),
             ("export", ["export", "{tmp}/store"]),
         )
+    ],
+    *[
+        (
+            f"{kind}: {cmd}",
+            _both(_good_spec, _sql(statement)),
+            argv,
+            message,
+        )
+        for kind, statement, message, commands in (
+            (
+                "schema_version 'abc'",
+                "UPDATE meta SET value = 'abc' WHERE key = 'schema_version'",
+                "is damaged (schema version 'abc' is not a number)",
+                ("run", "report", "export"),
+            ),
+            (
+                "metadata not JSON",
+                "UPDATE runs SET metadata = '{not json'",
+                "'s metadata is not JSON)",
+                ("report", "export"),
+            ),
+            (
+                "no evals table",
+                "DROP TABLE evals",
+                "is damaged (no such table: evals)",
+                ("report", "export"),
+            ),
+            (
+                "a spec record that is not JSON",
+                "UPDATE meta SET value = '[oops' WHERE key IN ('spec', 'specs')",
+                "is damaged (its spec record is not JSON",
+                ("run",),
+            ),
+        )
+        for cmd, argv in (
+            ("run", ["run", "{tmp}/spec.toml", "--out", "{tmp}/store"]),
+            ("report", ["report", "{tmp}/store"]),
+            ("export", ["export", "{tmp}/store"]),
+        )
+        if cmd in commands
     ],
     (
         "report of a store whose runs all failed",
@@ -1017,3 +1070,40 @@ def test_a_store_of_the_previous_release_is_read_and_resumed_without_duplicates(
         runs = store.runs_frame()
     assert len(runs) == 6 and not runs.duplicated([C.PAIR, C.METHOD, C.SEED]).any()
     assert main(["report", str(out), "--out", str(tmp_path / "report2")]) == 0
+
+
+def test_a_report_cut_short_by_a_full_disk_leaves_nothing(tmp_path, finished, capsys, monkeypatch):
+    """Issue 22: ``report`` on a nearly full disk exited 3 and left a partial
+    report folder."""
+    import errno
+
+    from bo_transfer.analysis.report import Report
+
+    real = Report.write
+
+    def full_disk(self, out, dpi=130):
+        real(self, out, dpi)  # every file is written, then the disk fills
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Report, "write", full_disk)
+    store = _store_copy(finished, tmp_path / "store")
+    before = _tree(tmp_path)
+    assert main(["report", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err, err
+    assert _tree(tmp_path) == before
+
+
+def test_export_to_a_default_path_it_cannot_write_is_one_line(tmp_path, finished):
+    """Issue 22: ``export`` of a read-only folder to its default path exited 3."""
+    store = _store_copy(finished, tmp_path / "archive")
+    _read_only(store)
+    before = _tree(tmp_path)
+    done = subprocess.run(
+        _without_write_access(_cli("export", str(store))), capture_output=True, text=True
+    )
+    assert done.returncode == 2, done.stderr
+    assert (
+        done.stderr.startswith("bo-transfer: error: cannot write ") and done.stderr.count("\n") == 1
+    ), done.stderr
+    assert _tree(tmp_path) == before

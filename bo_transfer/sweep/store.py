@@ -267,12 +267,16 @@ class ResultStore:
 
     @contextmanager
     def reading(self) -> Iterator[None]:
-        """Turn SQLite's complaint about a damaged file into one line."""
+        """Turn SQLite's complaint about a damaged file (a corrupt page, a
+        missing table, as pandas passes it on) into one line."""
         try:
             yield
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+            # pandas' error quotes the whole query; SQLite's own says what is wrong.
+            reason = str(exc.__cause__ or exc).splitlines()[0]
             raise UserError(
-                f"{self.path} is damaged ({exc}); restore it from a copy or rerun into a new --out"
+                f"{self.path} is damaged ({reason}); restore it from a copy or rerun into a "
+                "new --out"
             ) from None
 
     def _check_schema(self) -> None:
@@ -282,7 +286,14 @@ class ResultStore:
         ).fetchone()
         if not has_meta:
             raise UserError(f"{self.path} is not a bo_transfer results store")
-        found = int(self.get_meta("schema_version") or 0)
+        raw = self.get_meta("schema_version") or "0"
+        try:
+            found = int(raw)
+        except ValueError:
+            raise UserError(
+                f"{self.path} is damaged (schema version {raw!r} is not a number); "
+                "restore it from a copy or rerun into a new --out"
+            ) from None
         if found > SCHEMA_VERSION:
             raise UserError(
                 f"{self.path} has schema version {found}, newer than this bo_transfer "
@@ -525,7 +536,13 @@ class ResultStore:
         with self.reading():
             found = self.conn.execute(query).fetchall()
         for key, pair, opt, value_range, metadata, n_sources, *first, min_y in found:
-            meta = json.loads(metadata)
+            try:
+                meta = json.loads(metadata)
+            except (TypeError, ValueError):
+                raise UserError(
+                    f"{self.path} is damaged (run {key}'s metadata is not JSON); "
+                    "restore it from a copy or rerun into a new --out"
+                ) from None
             sources = meta.get("source_diagnostics")
             if sources is None and n_sources == 1:
                 sources = [dict(zip(("pearson", "spearman", "optimum_distance"), first))]
