@@ -1107,3 +1107,60 @@ def test_export_to_a_default_path_it_cannot_write_is_one_line(tmp_path, finished
         done.stderr.startswith("bo-transfer: error: cannot write ") and done.stderr.count("\n") == 1
     ), done.stderr
     assert _tree(tmp_path) == before
+
+
+#: Issue 22: plugin methods that end their process in the ways a run must survive.
+ENDING_PLUGIN = """
+import os, signal, sys
+from bo_transfer.methods.base import Method, register_method
+
+@register_method("bt22-exit", summary="calls sys.exit(0)", citation="none")
+class Exit(Method):
+    def propose(self, X, y, seed):
+        sys.exit(0)
+
+@register_method("bt22-interrupt", summary="raises KeyboardInterrupt", citation="none")
+class Interrupt(Method):
+    def propose(self, X, y, seed):
+        raise KeyboardInterrupt
+
+@register_method("bt22-kill", summary="killed, as by the out-of-memory killer", citation="none")
+class Kill(Method):
+    def propose(self, X, y, seed):
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@linux_only
+def test_a_plugin_that_exits_interrupts_or_is_killed_fails_its_run(tmp_path):
+    """Issue 22: ``sys.exit(0)`` in a method made the sweep exit 0 with nothing
+    stored, a ``KeyboardInterrupt`` gave 130, and a sweep of one task (run in
+    the driver) killed by the out-of-memory killer exited 137 without a line."""
+    (tmp_path / "bt22_ending.py").write_text(ENDING_PLUGIN)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+        "BO_TRANSFER_PLUGINS": "bt22_ending",
+    }
+    spec = tmp_path / "spec.toml"
+    for methods, summary, error in (
+        ('["random", "bt22-exit", "bt22-interrupt"]', "1 done, 2 failed", "SystemExit"),
+        ('["bt22-kill"]', "0 done, 1 failed", "worker lost twice"),
+    ):
+        spec.write_text(
+            SPEC.replace("seeds = 2", "seeds = 1").replace(
+                'methods = ["random", "cold-gp"]', f"methods = {methods}"
+            )
+        )
+        out = tmp_path / f"out-{len(methods)}"
+        done = subprocess.run(
+            _cli("run", str(spec), "--out", str(out), "--workers", "2", "--quiet"),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
+        assert done.stdout.startswith(summary) and error in done.stdout, done.stdout
+        with ResultStore(out) as store:
+            assert set(store.statuses().values()) <= {"done", "failed"}

@@ -26,6 +26,7 @@ from bo_transfer.sweep.outcome import (
     MAX_LINE,
     count_warnings,
     error_line,
+    fails_the_run,
     recording_warnings,
 )
 from bo_transfer.sweep.runner import EXACT_SOLVE_MAX, RunLoop, RunResult, RunSpec
@@ -96,7 +97,9 @@ def _lockstep_iteration(
         for i in active:
             results[i].metadata["batch_fallbacks"] += 1
             results[i].metadata.setdefault("batch_fallback_errors", []).append(line)
-    except Exception as exc:  # a bug in the batched step: no run of it is trustworthy
+    except BaseException as exc:  # a bug in the batched step: no run of it is trustworthy
+        if not fails_the_run(exc):
+            raise
         for i in active:
             results[i].fail(exc)
             del loops[i]
@@ -159,7 +162,7 @@ class _fails:
         return None
 
     def __exit__(self, kind, exc, tb) -> bool:
-        if exc is None or not isinstance(exc, Exception):
+        if exc is None or not fails_the_run(exc):
             return False
         self.result.fail(exc)
         if self.loops is not None:

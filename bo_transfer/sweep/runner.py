@@ -24,6 +24,7 @@ from bo_transfer.sweep.outcome import (
     MAX_LINE,
     count_warnings,
     error_line,
+    fails_the_run,
     full_traceback,
     recording_warnings,
 )
@@ -184,7 +185,9 @@ def run_one(spec: RunSpec) -> RunResult:
             with gpytorch.settings.max_cholesky_size(EXACT_SOLVE_MAX):
                 _run(spec, result)
             result.status = DONE
-        except Exception as exc:  # a failing run is recorded, never fatal to the sweep
+        except BaseException as exc:  # a failing run is recorded, never fatal to the sweep
+            if not fails_the_run(exc):
+                raise
             result.fail(exc)
     result.metadata["warnings"] = count_warnings(caught)
     result.timings["total_s"] = time.perf_counter() - t_run
