@@ -11,6 +11,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,20 +213,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     check_device(args.device or sweep.device)
     executor = _executor(args, out)
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        summary = run_sweep(
-            sweep,
-            out,
-            executor=executor,
-            retry_failed=args.retry_failed,
-            append=args.append,
-            progress=not args.quiet,
-            batch_seeds=args.batch_seeds,
-            device=args.device,
-        )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    summary = run_sweep(
+        sweep,
+        out,
+        executor=executor,
+        retry_failed=args.retry_failed,
+        append=args.append,
+        progress=not args.quiet,
+        batch_seeds=args.batch_seeds,
+        device=args.device,
+    )
     for line in summary.lines():
         print(line)
     print(f"results in {out / 'results.sqlite'}")
@@ -474,6 +471,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line (``argv``: the arguments; None: ``sys.argv``, as the
+    ``bo-transfer`` program). SIGTERM is answered from the first moment, as
+    Ctrl-C (a kill before the handler was set ended the process with no line);
+    once interrupted, further signals are ignored, so the exit code is the one
+    the printed line names. Called with ``argv``, the caller's handlers are
+    restored on return."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGTERM, _terminate)
+    code = _main(argv)
+    if in_main_thread and (argv is not None or code not in (EXIT_INTERRUPTED, EXIT_TERMINATED)):
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
@@ -481,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bo-transfer: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt as exc:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
         # A sweep's interruption (driver.SweepInterrupted) carries its summary
         # and the signal's exception; one at any other moment carries neither.
         cause = getattr(exc, "cause", exc)

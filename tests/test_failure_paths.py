@@ -1164,3 +1164,51 @@ def test_a_plugin_that_exits_interrupts_or_is_killed_fails_its_run(tmp_path):
         assert done.stdout.startswith(summary) and error in done.stdout, done.stdout
         with ResultStore(out) as store:
             assert set(store.statuses().values()) <= {"done", "failed"}
+
+
+#: A SIGTERM at the very start of ``main`` (before any command runs), and one
+#: that arrives while ``main`` prints its line after Ctrl-C.
+EARLY_TERM = """
+import os, signal, sys
+import bo_transfer.cli as cli
+
+def early():
+    os.kill(os.getpid(), signal.SIGTERM)
+    raise AssertionError("SIGTERM was not answered at once")
+
+cli.build_parser = early
+sys.exit(cli.main())
+"""
+TERM_AFTER_CTRL_C = """
+import io, os, signal, sys
+import bo_transfer.cli as cli
+
+class TermOnWrite(io.StringIO):
+    def write(self, text):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives as the line is printed
+        return sys.__stderr__.write(text)
+
+def ctrl_c():
+    sys.stderr = TermOnWrite()
+    raise KeyboardInterrupt
+
+cli.build_parser = ctrl_c
+sys.exit(cli.main())
+"""
+
+
+@linux_only
+@pytest.mark.parametrize(
+    "script, code, line",
+    [
+        (EARLY_TERM, 143, "bo-transfer: terminated\n"),
+        (TERM_AFTER_CTRL_C, 130, "bo-transfer: interrupted\n"),
+    ],
+    ids=["SIGTERM before any command", "SIGTERM while Ctrl-C's line is printed"],
+)
+def test_the_exit_code_names_the_signal_the_line_names(script, code, line):
+    """Issue 22: a SIGTERM in the first ~1.5 s (before the handler was set)
+    exited 143 with no line; Ctrl-C then SIGTERM printed "interrupted" and
+    exited 143."""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (code, line)
