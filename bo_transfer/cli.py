@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -211,7 +212,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f"--batch-seeds must be >= 1, got {args.batch_seeds}")
     from bo_transfer.sweep.plan import check_device
 
-    check_device(args.device or sweep.device)
+    check_device(
+        args.device or sweep.device, "--device" if args.device else f"{args.spec}: device ="
+    )
     executor = _executor(args, out)
     summary = run_sweep(
         sweep,
@@ -481,11 +484,25 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     if in_main_thread:
         signal.signal(signal.SIGTERM, _terminate)
-    code = _main(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        code = _main(argv)
     if in_main_thread and (argv is not None or code not in (EXIT_INTERRUPTED, EXIT_TERMINATED)):
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     return code
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our own warnings (e.g. ``BelowOptimumWarning``) as one line on stderr;
+    any other keeps Python's format."""
+    if category.__module__.startswith("bo_transfer"):
+        print(f"bo-transfer: warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
 
 
 def _main(argv: list[str] | None) -> int:

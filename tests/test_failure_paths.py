@@ -1212,3 +1212,76 @@ def test_the_exit_code_names_the_signal_the_line_names(script, code, line):
     exited 143."""
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert (done.returncode, done.stderr) == (code, line)
+
+
+COSMETIC_SPECS = [
+    ("pairs = []", SPEC.replace('["forrester"]', "[]"), "pairs: must be", "pairs:", 1),
+    (
+        "methods = []",
+        SPEC.replace('["random", "cold-gp"]', "[]"),
+        "methods: must be",
+        "methods:",
+        1,
+    ),
+    (
+        "[[pairs]] famly =",
+        SPEC.replace('pairs = ["forrester"]\n', "") + '[[pairs]]\nfamly = "forrester"\n',
+        "pairs[0]: a pair table needs family = \"<name>\"; did you mean 'family' for 'famly'?",
+        "pairs[0]:",
+        1,
+    ),
+    (
+        "a table error and its pair",
+        'tables = ["missing.toml"]\n' + SPEC.replace('"forrester"', '"lab:task=a"'),
+        "tables[0]: table description 'missing.toml' not found",
+        "unknown pair family",
+        0,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "case, text, message, repeated, most", COSMETIC_SPECS, ids=[c[0] for c in COSMETIC_SPECS]
+)
+def test_a_spec_problem_is_said_once_with_its_suggestion(
+    tmp_path, capsys, monkeypatch, case, text, message, repeated, most
+):
+    """Issue 22: empty pairs or methods were reported twice in one line, a
+    misspelt ``family`` gave ``pairs[0]: pairs[0]:`` and no suggestion, and a
+    table that failed to load was followed by "unknown pair family"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.toml").write_text(text)
+    assert main(["run", "spec.toml", "--out", "out"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count(repeated) <= most and err.count("\n") == 1, err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is available")
+def test_a_spec_device_is_named_as_the_specs_not_the_flag(tmp_path, capsys):
+    (tmp_path / "spec.toml").write_text(SPEC + 'device = "cuda"\n')
+    assert main(["run", str(tmp_path / "spec.toml"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "spec.toml: device = cuda: no CUDA device" in err and "--device" not in err, err
+
+
+def test_a_below_optimum_warning_is_one_line(tmp_path, finished, capsys, monkeypatch):
+    """Issue 22: ``BelowOptimumWarning`` was printed as a raw two-line warning."""
+    import warnings
+
+    from bo_transfer import analysis
+    from bo_transfer.problems.base import BelowOptimumWarning
+
+    real = analysis.load_results
+
+    def warning(directory):
+        warnings.warn(
+            "1 pair instance(s) evaluated below the optimum", BelowOptimumWarning, stacklevel=2
+        )
+        return real(directory)
+
+    monkeypatch.setattr(analysis, "load_results", warning)
+    store = _store_copy(finished, tmp_path / "store")
+    assert main(["report", str(store)]) == 0
+    err = capsys.readouterr().err
+    assert "bo-transfer: warning: 1 pair instance(s) evaluated below the optimum\n" in err, err
+    assert "BelowOptimumWarning" not in err and "warnings.warn" not in err, err

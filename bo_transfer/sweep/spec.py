@@ -200,9 +200,19 @@ class Sweep:
         try:
             sweep = cls(**fields)
         except SpecError as exc:
-            # Missing keys are reported once, not again as invalid values.
-            missing = {k for k in REQUIRED_KEYS if k not in data}
-            problems += [p for p in exc.problems if p.split(":")[0] not in missing]
+            # Missing keys, and pairs or methods already found empty, are
+            # reported once, not again as invalid values; a pair of a table
+            # that failed to load is not also an unknown pair family.
+            said = {k for k in REQUIRED_KEYS if k not in data} | {
+                p.split(":")[0] for p in problems if p.split(":")[0] in ("pairs", "methods")
+            }
+            failed_tables = any(p.startswith("tables") for p in problems)
+            problems += [
+                p
+                for p in exc.problems
+                if p.split(":")[0] not in said
+                and not (failed_tables and "unknown pair family" in p)
+            ]
             raise SpecError(problems) from None
         if problems:
             raise SpecError(problems)
@@ -330,7 +340,9 @@ def _pairs(items: list, problems: list[str]) -> tuple[str, ...]:
             else:
                 problems.append(f"{where}: expected a pair name or a table, got {item!r}")
         except UserError as exc:
-            problems.append(f"{where}: {exc}")
+            # A pair table's errors already name where they are.
+            text = str(exc)
+            problems.append(text if text.startswith(f"{where}") else f"{where}: {text}")
     seen: set[str] = set()
     unique = [n for n in names if not (n in seen or seen.add(n))]
     return tuple(unique)
@@ -340,7 +352,9 @@ def _expand_pair_table(table: dict, where: str) -> list[str]:
     table = dict(table)
     family_name = table.pop("family", None)
     if not isinstance(family_name, str):
-        raise UserError(f'{where}: a pair table needs family = "<name>"')
+        near = [k for k in table if closest(k, ["family"])]
+        hint = f"; did you mean 'family' for {near[0]!r}?" if near else ""
+        raise UserError(f'{where}: a pair table needs family = "<name>"{hint}')
     family = FAMILIES.get(family_name)
     grid = {k: v if isinstance(v, list) else [v] for k, v in table.items()}
     for key, values in grid.items():
