@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bo_transfer.errors import UserError
 from bo_transfer.outputs import check_file, check_folder
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Exit codes (README, "Command line"): 0-2 are DESIGN.md's contract; 3 is a
 #: bug of ours (the traceback goes to a log file); 130 and 143 are the shell's
@@ -204,22 +212,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f"--batch-seeds must be >= 1, got {args.batch_seeds}")
     from bo_transfer.sweep.plan import check_device
 
-    check_device(args.device or sweep.device)
+    check_device(
+        args.device or sweep.device, "--device" if args.device else f"{args.spec}: device ="
+    )
     executor = _executor(args, out)
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        summary = run_sweep(
-            sweep,
-            out,
-            executor=executor,
-            retry_failed=args.retry_failed,
-            append=args.append,
-            progress=not args.quiet,
-            batch_seeds=args.batch_seeds,
-            device=args.device,
-        )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    summary = run_sweep(
+        sweep,
+        out,
+        executor=executor,
+        retry_failed=args.retry_failed,
+        append=args.append,
+        progress=not args.quiet,
+        batch_seeds=args.batch_seeds,
+        device=args.device,
+    )
     for line in summary.lines():
         print(line)
     print(f"results in {out / 'results.sqlite'}")
@@ -282,14 +288,31 @@ def cmd_report(args: argparse.Namespace) -> int:
         family=args.family,
         correction=args.correction,
     )
-    try:
-        written = report.write(out)
-    except OSError as exc:
-        raise UserError(f"cannot write the report to {str(out)!r}: {exc.strerror}") from None
+    written = _write_report(report, out)
     texts = {"markdown": report.markdown(), "latex": report.latex(), "csv": report.csv()}
     print(texts[args.format], end="")
     print(f"wrote {', '.join(p.name for p in written)} to {out}", file=sys.stderr)
     return EXIT_OK
+
+
+def _write_report(report, out: Path) -> list[Path]:
+    """``report.write`` into a temporary folder next to ``out``, its files
+    then moved into ``out``: a full disk or a read-only folder leaves no
+    partial report (one line, exit 2)."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    created = not out.exists()
+    try:
+        written = report.write(tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        for path in written:
+            os.replace(path, out / path.name)
+    except OSError as exc:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise UserError(f"cannot write the report to {str(out)!r}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [out / path.name for path in written]
 
 
 def _no_finished_runs(directory: str) -> str:
@@ -306,7 +329,7 @@ def _no_finished_runs(directory: str) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bo_transfer.analysis.regret import iter_results
+    from bo_transfer.analysis.regret import failed_rows, iter_results
 
     out = Path(args.out or Path(args.dir) / f"results.{args.format}")
     check_file(out)
@@ -314,32 +337,49 @@ def cmd_export(args: argparse.Namespace) -> int:
     first = next(chunks, None)
     if first is None:
         raise UserError(_no_finished_runs(args.dir))
+    failed = failed_rows(args.dir, first)
     if args.format == "parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise UserError("--format parquet needs pyarrow: pip install pyarrow") from None
+    # Written under a temporary name and renamed once complete: an export cut
+    # short (Ctrl-C, a full disk) never lies under the final name.
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.partial")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        rows = _write_export(out, args.format, itertools.chain([first], chunks))
+        rows = _write_export(tmp, args.format, first, chunks, failed)
+        os.replace(tmp, out)
     except OSError as exc:
-        out.unlink(missing_ok=True)  # no half-written export
-        raise UserError(f"cannot write {out}: {exc.strerror}") from None
+        raise UserError(
+            f"cannot write {out}: {exc.strerror or exc}; "
+            "give --out a file in a folder you can write"
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     print(f"wrote {rows} rows to {out}")
     return EXIT_OK
 
 
-def _write_export(out: Path, fmt: str, chunks: Iterator) -> int:
-    """Write the tidy table's chunks to ``out``; returns the number of rows."""
+def _write_export(
+    out: Path, fmt: str, first: pd.DataFrame, chunks: Iterator, failed: pd.DataFrame
+) -> int:
+    """Write the tidy table's chunks (``first``, then ``chunks``), then the
+    failed runs' rows (the columns of ``first``) to ``out``; returns the
+    number of rows."""
     rows = 0
+    chunks = itertools.chain([first], chunks, [failed] if len(failed) else [])
     if fmt == "parquet":
+        import pandas as pd
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        first = next(chunks)
-        schema = pa.Schema.from_pandas(first, preserve_index=False)
+        # A failed run's empty cells make an integer column (n_sources) float.
+        like = pd.concat([first, failed], ignore_index=True) if len(failed) else first
+        schema = pa.Schema.from_pandas(like, preserve_index=False)
         with pq.ParquetWriter(out, schema) as writer:
-            for chunk in itertools.chain([first], chunks):
+            for chunk in chunks:
                 writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
                 rows += len(chunk)
     else:
@@ -451,6 +491,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line (``argv``: the arguments; None: ``sys.argv``, as the
+    ``bo-transfer`` program). SIGTERM is answered from the first moment, as
+    Ctrl-C (a kill before the handler was set ended the process with no line);
+    once interrupted, further signals are ignored, so the exit code is the one
+    the printed line names. Called with ``argv``, the caller's handlers are
+    restored on return."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGTERM, _terminate)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        code = _main(argv)
+    if in_main_thread and (argv is not None or code not in (EXIT_INTERRUPTED, EXIT_TERMINATED)):
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return code
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our own warnings (e.g. ``BelowOptimumWarning``) as one line on stderr;
+    any other keeps Python's format."""
+    if category.__module__.startswith("bo_transfer"):
+        print(f"bo-transfer: warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
@@ -458,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bo-transfer: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt as exc:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
         # A sweep's interruption (driver.SweepInterrupted) carries its summary
         # and the signal's exception; one at any other moment carries neither.
         cause = getattr(exc, "cause", exc)

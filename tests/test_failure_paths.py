@@ -24,11 +24,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from bo_transfer import columns as C
 from bo_transfer.cli import main
 from bo_transfer.methods import METHODS
 from bo_transfer.problems import FAMILIES
+from bo_transfer.problems.families import canonical_pair_name
 from bo_transfer.sweep import LocalExecutor, RunResult, RunSpec, Sweep, run_sweep
 from bo_transfer.sweep.store import ResultStore
 
@@ -81,6 +83,19 @@ def _damage(kind: str):
     return setup
 
 
+def _sql(statement: str):
+    """A copy of the finished store changed by one SQL statement (issue 22's
+    damaged stores: a bad schema version, metadata that is not JSON, a
+    missing table)."""
+
+    def setup(tmp: Path, finished: Path) -> None:
+        store = _store_copy(finished, tmp / "store") / "results.sqlite"
+        with closing(sqlite3.connect(store)) as conn, conn:
+            conn.execute(statement)
+
+    return setup
+
+
 def _write(name: str, text: str | bytes):
     def setup(tmp: Path, finished: Path) -> None:
         path = tmp / name
@@ -118,6 +133,31 @@ def _copy(tmp: Path, finished: Path) -> None:
     _store_copy(finished, tmp / "store")
 
 
+#: Issue 22: a lab table (two tasks, three rows each) and its description.
+TABLE_CSV = "task,x1,y\na,0.1,1.0\na,0.5,0.2\na,0.9,0.7\nb,0.2,0.9\nb,0.6,0.3\nb,0.8,0.5\n"
+TABLE_TOML = (
+    'name = "lab"\ndata = "t.csv"\ntask = "task"\nobjective = "y"\nmaximize = false\n'
+    "[inputs]\nx1 = {}\n"
+)
+TABLE_SPEC = (
+    'name = "tab"\ntables = ["t.toml"]\nseeds = 2\nbudget = 3\nn_init = 2\n'
+    'pairs = ["lab:task=a"]\nmethods = ["random"]\n'
+)
+
+
+def _table(csv: str = TABLE_CSV, toml: str = TABLE_TOML):
+    return _both(_write("t.csv", csv), _write("t.toml", toml), _write("spec.toml", TABLE_SPEC))
+
+
+def _export_cut_short(tmp: Path, finished: Path) -> None:
+    """An export of the finished sweep cut at a row boundary, as a Ctrl-C
+    during an export used to leave it: the last run stops at evaluation 2."""
+    from bo_transfer.analysis.regret import iter_results
+
+    frame = pd.concat(list(iter_results(finished)))
+    frame.iloc[:-2].to_csv(tmp / "e.csv", index=False)
+
+
 _good_spec = _write("spec.toml", SPEC)
 
 #: (case, setup, argv, exit code, the stderr line contains). Every case leaves
@@ -140,6 +180,46 @@ ONE_LINE_CASES = [
             ("report", ["report", "{tmp}/store"]),
             ("export", ["export", "{tmp}/store"]),
         )
+    ],
+    *[
+        (
+            f"{kind}: {cmd}",
+            _both(_good_spec, _sql(statement)),
+            argv,
+            message,
+        )
+        for kind, statement, message, commands in (
+            (
+                "schema_version 'abc'",
+                "UPDATE meta SET value = 'abc' WHERE key = 'schema_version'",
+                "is damaged (schema version 'abc' is not a number)",
+                ("run", "report", "export"),
+            ),
+            (
+                "metadata not JSON",
+                "UPDATE runs SET metadata = '{not json'",
+                "'s metadata is not JSON)",
+                ("report", "export"),
+            ),
+            (
+                "no evals table",
+                "DROP TABLE evals",
+                "is damaged (no such table: evals)",
+                ("report", "export"),
+            ),
+            (
+                "a spec record that is not JSON",
+                "UPDATE meta SET value = '[oops' WHERE key IN ('spec', 'specs')",
+                "is damaged (its spec record is not JSON",
+                ("run",),
+            ),
+        )
+        for cmd, argv in (
+            ("run", ["run", "{tmp}/spec.toml", "--out", "{tmp}/store"]),
+            ("report", ["report", "{tmp}/store"]),
+            ("export", ["export", "{tmp}/store"]),
+        )
+        if cmd in commands
     ],
     (
         "report of a store whose runs all failed",
@@ -278,6 +358,62 @@ ONE_LINE_CASES = [
         _write("folder/x", ""),
         ["show", "forrester", "--out", "{tmp}/folder"],
         "is a folder; give a file name",
+    ),
+    (
+        "table: maximize is a string",
+        _table(toml=TABLE_TOML.replace("maximize = false", 'maximize = "false"')),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "maximize must be true or false, got 'false'",
+    ),
+    (
+        "table: log is a string",
+        _table(toml=TABLE_TOML.replace("x1 = {}", 'x1 = {log = "false"}')),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "input 'x1': log must be true or false, got 'false'",
+    ),
+    (
+        "table: an objective cell 0.5%",
+        _table(csv=TABLE_CSV.replace("a,0.5,0.2", "a,0.5,0.5%")),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "t.csv:3: y='0.5%' is not a number",
+    ),
+    (
+        "table: a column named twice",
+        _table(csv=TABLE_CSV.replace("task,x1,y", "task,x1,x1").replace(",0.", ",0.1,0.", 0)),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "column 'x1' appears more than once",
+    ),
+    (
+        "table: the objective listed as an input",
+        _table(toml=TABLE_TOML + "y = {}\n"),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "the objective column 'y' cannot also be an input",
+    ),
+    (
+        "table: a header without rows",
+        _table(csv="task,x1,y\n"),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "t.csv: has a header but no rows",
+    ),
+    (
+        "table: a row without its task",
+        _table(csv=TABLE_CSV.replace("b,0.6", ",0.6")),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "t.csv:6: no task (the task column) on this row",
+    ),
+    (
+        "table: values of +-1e308",
+        _table(
+            csv=TABLE_CSV.replace("a,0.5,0.2", "a,0.5,1e308").replace("b,0.6,0.3", "b,0.6,-1e308")
+        ),
+        ["run", "{tmp}/spec.toml", "--out", "{tmp}/out"],
+        "wider than a float can hold",
+    ),
+    (
+        "report of an export cut short",
+        _export_cut_short,
+        ["report", "{tmp}/e.csv"],
+        "1 run(s) lack evaluations (first: forrester:a=0.5,b=10.0,c=-5.0 random seed=1, 2 of its",
     ),
 ]
 
@@ -786,3 +922,366 @@ def test_a_read_only_copy_taken_mid_sweep_reads_in_full_or_not_at_all(tmp_path, 
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "is read-only and results.sqlite-wal holds results not yet in" in done.stderr
     assert _tree(copy) == before
+
+
+# Issue 22: exports.
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_export_interrupted_leaves_no_file(tmp_path, finished, monkeypatch, fmt):
+    """Ctrl-C or SIGTERM during ``export`` used to leave the rows written so far
+    under the final name, which ``report`` then read as the whole sweep."""
+    from bo_transfer.analysis import regret
+
+    real = regret.iter_results
+
+    def interrupted(directory):
+        yield next(real(directory, runs_per_chunk=1))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(regret, "iter_results", interrupted)
+    store = _store_copy(finished, tmp_path / "store")
+    before = _tree(tmp_path)
+    assert main(["export", str(store), "--format", fmt]) == 130
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_export_carries_failed_runs_and_both_reports_agree(tmp_path, finished, capsys, fmt):
+    """The report of an export said ``n_failed`` 0 and dropped a cell whose
+    runs all failed, while the report of the folder counted them."""
+    store = _store_copy(finished, tmp_path / "store")
+    with ResultStore(store, create=True) as db:
+        for method, seed in (("cold-gp", 1), ("pibo", 0), ("pibo", 1)):
+            spec = RunSpec(canonical_pair_name("forrester"), method, seed, 4, 3, 4)
+            db.put(RunResult.lost(spec, "", RuntimeError("out of luck")), family="forrester")
+    export = tmp_path / f"e.{fmt}"
+    assert main(["export", str(store), "--format", fmt, "--out", str(export)]) == 0
+    assert main(["report", str(store), "--out", str(tmp_path / "from-dir")]) == 0
+    assert main(["report", str(export), "--out", str(tmp_path / "from-export")]) == 0
+    capsys.readouterr()
+    from_dir = pd.read_csv(tmp_path / "from-dir" / "table.csv")
+    from_export = pd.read_csv(tmp_path / "from-export" / "table.csv")
+    pd.testing.assert_frame_equal(from_dir, from_export)
+    failed = from_export.set_index(C.METHOD)["n_failed"].to_dict()
+    assert failed == {"cold-gp": 1, "pibo": 2, "random": 0}
+
+
+def test_a_target_that_fails_on_part_of_the_cube_is_analysable(tmp_path):
+    """Issue 22: a user pair returning NaN on part of the space finished its
+    sweep, but ``report`` and ``export`` exited 3 (its value range was NaN,
+    stored as NULL). The range is taken where the target has values."""
+    from bo_transfer.analysis import load_results
+    from bo_transfer.problems import register_pair
+    from bo_transfer.sweep import run_one
+
+    def target(X):
+        y = (X - 0.3).pow(2).sum(-1)
+        return y.masked_fill((X[:, 0] > 0.6) & (X[:, 1] < 0.5), math.nan)
+
+    name = register_pair("nan-corner", target, [lambda X: (X - 0.4).pow(2).sum(-1)], dim=2)
+    try:
+        result = run_one(RunSpec(name, "random", 0, 8, 3, 4))
+        assert result.status == "done" and math.isfinite(result.value_range)
+        with ResultStore(tmp_path, create=True) as store:
+            store.put(result, family=name)
+        df = load_results(tmp_path)
+    finally:
+        FAMILIES._items.pop("nan-corner")
+    assert len(df) == 8 and df[C.NORMALIZED_REGRET].notna().all()
+
+
+def test_a_table_smaller_than_the_budget_pads_in_a_seed_block_as_alone(tmp_path):
+    """Issue 22: a target of 5 rows at budget 8 failed every GP run of a seed
+    block ("no candidate left") while the same runs alone finished."""
+    from bo_transfer.problems import register_table_pairs
+    from bo_transfer.sweep import run_one
+    from bo_transfer.sweep.block import run_block
+
+    (tmp_path / "t.csv").write_text(
+        "task,x1,y\n"
+        + "".join(f"a,{i / 5},{(i - 2) ** 2}\n" for i in range(5))
+        + "".join(f"b,{i / 7},{(i - 3) ** 2}\n" for i in range(7))
+    )
+    name = register_table_pairs("lab-small", tmp_path / "t.csv", "task", "y", ["x1"])[0]
+    specs = [RunSpec(name, "cold-gp", seed, 8, 2, 4) for seed in (0, 1)]
+    block = run_block(specs)
+    alone = [run_one(s) for s in specs]
+    for b, a in zip(block, alone):
+        assert (b.status, a.status) == ("done", "done"), (b.error, a.error)
+        assert len(b.X) == 8 and b.metadata["table_padding"] == 3
+
+
+@pytest.mark.parametrize("extra", [1, -1])
+def test_a_batched_step_of_the_wrong_shape_fails_its_runs_naming_the_method(extra):
+    """Issue 22: S+1 rows were accepted; S-1 rows failed only the last seed
+    with a shape message that did not point at the batched step."""
+    from bo_transfer.methods.base import BatchedMethod, register_method
+    from bo_transfer.sweep.block import run_block
+
+    @register_method("test-misshapen", summary="test", citation="none")
+    class Misshapen(BatchedMethod):
+        @classmethod
+        def propose_batch(cls, methods, X, y, seeds):
+            return torch.rand(X.shape[0] + extra, X.shape[-1], dtype=X.dtype)
+
+    try:
+        specs = [
+            RunSpec(canonical_pair_name("forrester"), "test-misshapen", s, 5, 3, 4) for s in (0, 1)
+        ]
+        results = run_block(specs)
+    finally:
+        METHODS._items.pop("test-misshapen", None)
+    for r in results:
+        assert r.status == "failed"
+        assert (
+            f"method 'test-misshapen': propose_batch returned a {2 + extra} x 1 tensor" in r.error
+        )
+
+
+#: A store the release before seed blocks computed each run's own numbers
+#: wrote (commit ee3e307: ``run`` of OLD_SPEC, cold-gp in a block of 2 seeds).
+OLD_STORE = Path(__file__).parent / "data" / "store-ee3e307.sqlite"
+OLD_SPEC = (
+    'name = "old"\nseeds = 2\nbudget = 4\nn_init = 3\nn_source = 4\nbatch_seeds = 2\n'
+    'pairs = ["forrester:a=0.5,b=10.0,c=5.0"]\nmethods = ["random", "cold-gp"]\n'
+)
+
+
+def test_a_store_of_the_previous_release_is_read_and_resumed_without_duplicates(tmp_path, capsys):
+    """Issue 22: ``report`` and ``export`` exited 3 on it (``seed_batch``),
+    ``run`` of the same spec called it a different spec, and ``--append``
+    redid cold-gp as duplicates."""
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(OLD_STORE, out / "results.sqlite")
+    spec = tmp_path / "spec.toml"
+    spec.write_text(OLD_SPEC)
+    assert main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
+    assert main(["export", str(out), "--out", str(tmp_path / "e.csv")]) == 0
+    capsys.readouterr()
+    assert main(["run", str(spec), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith("0 done, 0 failed, 4 skipped of 4 runs")
+    spec.write_text(OLD_SPEC.replace("seeds = 2", "seeds = 3"))
+    run = ["run", str(spec), "--out", str(out), "--workers", "1", "--quiet", "--append"]
+    assert main(run) == 0
+    assert capsys.readouterr().out.startswith("2 done, 0 failed, 4 skipped of 6 runs")
+    with ResultStore(out) as store:
+        runs = store.runs_frame()
+    assert len(runs) == 6 and not runs.duplicated([C.PAIR, C.METHOD, C.SEED]).any()
+    assert main(["report", str(out), "--out", str(tmp_path / "report2")]) == 0
+
+
+def test_a_report_cut_short_by_a_full_disk_leaves_nothing(tmp_path, finished, capsys, monkeypatch):
+    """Issue 22: ``report`` on a nearly full disk exited 3 and left a partial
+    report folder."""
+    import errno
+
+    from bo_transfer.analysis.report import Report
+
+    real = Report.write
+
+    def full_disk(self, out, dpi=130):
+        real(self, out, dpi)  # every file is written, then the disk fills
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Report, "write", full_disk)
+    store = _store_copy(finished, tmp_path / "store")
+    before = _tree(tmp_path)
+    assert main(["report", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err, err
+    assert _tree(tmp_path) == before
+
+
+def test_export_to_a_default_path_it_cannot_write_is_one_line(tmp_path, finished):
+    """Issue 22: ``export`` of a read-only folder to its default path exited 3."""
+    store = _store_copy(finished, tmp_path / "archive")
+    _read_only(store)
+    before = _tree(tmp_path)
+    done = subprocess.run(
+        _without_write_access(_cli("export", str(store))), capture_output=True, text=True
+    )
+    assert done.returncode == 2, done.stderr
+    assert (
+        done.stderr.startswith("bo-transfer: error: cannot write ") and done.stderr.count("\n") == 1
+    ), done.stderr
+    assert _tree(tmp_path) == before
+
+
+#: Issue 22: plugin methods that end their process in the ways a run must survive.
+ENDING_PLUGIN = """
+import os, signal, sys
+from bo_transfer.methods.base import Method, register_method
+
+@register_method("bt22-exit", summary="calls sys.exit(0)", citation="none")
+class Exit(Method):
+    def propose(self, X, y, seed):
+        sys.exit(0)
+
+@register_method("bt22-interrupt", summary="raises KeyboardInterrupt", citation="none")
+class Interrupt(Method):
+    def propose(self, X, y, seed):
+        raise KeyboardInterrupt
+
+@register_method("bt22-kill", summary="killed, as by the out-of-memory killer", citation="none")
+class Kill(Method):
+    def propose(self, X, y, seed):
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@linux_only
+def test_a_plugin_that_exits_interrupts_or_is_killed_fails_its_run(tmp_path):
+    """Issue 22: ``sys.exit(0)`` in a method made the sweep exit 0 with nothing
+    stored, a ``KeyboardInterrupt`` gave 130, and a sweep of one task (run in
+    the driver) killed by the out-of-memory killer exited 137 without a line."""
+    (tmp_path / "bt22_ending.py").write_text(ENDING_PLUGIN)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+        "BO_TRANSFER_PLUGINS": "bt22_ending",
+    }
+    spec = tmp_path / "spec.toml"
+    for methods, summary, error in (
+        ('["random", "bt22-exit", "bt22-interrupt"]', "1 done, 2 failed", "SystemExit"),
+        ('["bt22-kill"]', "0 done, 1 failed", "worker lost twice"),
+    ):
+        spec.write_text(
+            SPEC.replace("seeds = 2", "seeds = 1").replace(
+                'methods = ["random", "cold-gp"]', f"methods = {methods}"
+            )
+        )
+        out = tmp_path / f"out-{len(methods)}"
+        done = subprocess.run(
+            _cli("run", str(spec), "--out", str(out), "--workers", "2", "--quiet"),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
+        assert done.stdout.startswith(summary) and error in done.stdout, done.stdout
+        with ResultStore(out) as store:
+            assert set(store.statuses().values()) <= {"done", "failed"}
+
+
+#: A SIGTERM at the very start of ``main`` (before any command runs), and one
+#: that arrives while ``main`` prints its line after Ctrl-C.
+EARLY_TERM = """
+import os, signal, sys
+import bo_transfer.cli as cli
+
+def early():
+    os.kill(os.getpid(), signal.SIGTERM)
+    raise AssertionError("SIGTERM was not answered at once")
+
+cli.build_parser = early
+sys.exit(cli.main())
+"""
+TERM_AFTER_CTRL_C = """
+import io, os, signal, sys
+import bo_transfer.cli as cli
+
+class TermOnWrite(io.StringIO):
+    def write(self, text):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives as the line is printed
+        return sys.__stderr__.write(text)
+
+def ctrl_c():
+    sys.stderr = TermOnWrite()
+    raise KeyboardInterrupt
+
+cli.build_parser = ctrl_c
+sys.exit(cli.main())
+"""
+
+
+@linux_only
+@pytest.mark.parametrize(
+    "script, code, line",
+    [
+        (EARLY_TERM, 143, "bo-transfer: terminated\n"),
+        (TERM_AFTER_CTRL_C, 130, "bo-transfer: interrupted\n"),
+    ],
+    ids=["SIGTERM before any command", "SIGTERM while Ctrl-C's line is printed"],
+)
+def test_the_exit_code_names_the_signal_the_line_names(script, code, line):
+    """Issue 22: a SIGTERM in the first ~1.5 s (before the handler was set)
+    exited 143 with no line; Ctrl-C then SIGTERM printed "interrupted" and
+    exited 143."""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (code, line)
+
+
+COSMETIC_SPECS = [
+    ("pairs = []", SPEC.replace('["forrester"]', "[]"), "pairs: must be", "pairs:", 1),
+    (
+        "methods = []",
+        SPEC.replace('["random", "cold-gp"]', "[]"),
+        "methods: must be",
+        "methods:",
+        1,
+    ),
+    (
+        "[[pairs]] famly =",
+        SPEC.replace('pairs = ["forrester"]\n', "") + '[[pairs]]\nfamly = "forrester"\n',
+        "pairs[0]: a pair table needs family = \"<name>\"; did you mean 'family' for 'famly'?",
+        "pairs[0]:",
+        1,
+    ),
+    (
+        "a table error and its pair",
+        'tables = ["missing.toml"]\n' + SPEC.replace('"forrester"', '"lab:task=a"'),
+        "tables[0]: table description 'missing.toml' not found",
+        "unknown pair family",
+        0,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "case, text, message, repeated, most", COSMETIC_SPECS, ids=[c[0] for c in COSMETIC_SPECS]
+)
+def test_a_spec_problem_is_said_once_with_its_suggestion(
+    tmp_path, capsys, monkeypatch, case, text, message, repeated, most
+):
+    """Issue 22: empty pairs or methods were reported twice in one line, a
+    misspelt ``family`` gave ``pairs[0]: pairs[0]:`` and no suggestion, and a
+    table that failed to load was followed by "unknown pair family"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.toml").write_text(text)
+    assert main(["run", "spec.toml", "--out", "out"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count(repeated) <= most and err.count("\n") == 1, err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is available")
+def test_a_spec_device_is_named_as_the_specs_not_the_flag(tmp_path, capsys):
+    (tmp_path / "spec.toml").write_text(SPEC + 'device = "cuda"\n')
+    assert main(["run", str(tmp_path / "spec.toml"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "spec.toml: device = cuda: no CUDA device" in err and "--device" not in err, err
+
+
+def test_a_below_optimum_warning_is_one_line(tmp_path, finished, capsys, monkeypatch):
+    """Issue 22: ``BelowOptimumWarning`` was printed as a raw two-line warning."""
+    import warnings
+
+    from bo_transfer import analysis
+    from bo_transfer.problems.base import BelowOptimumWarning
+
+    real = analysis.load_results
+
+    def warning(directory):
+        warnings.warn(
+            "1 pair instance(s) evaluated below the optimum", BelowOptimumWarning, stacklevel=2
+        )
+        return real(directory)
+
+    monkeypatch.setattr(analysis, "load_results", warning)
+    store = _store_copy(finished, tmp_path / "store")
+    assert main(["report", str(store)]) == 0
+    err = capsys.readouterr().err
+    assert "bo-transfer: warning: 1 pair instance(s) evaluated below the optimum\n" in err, err
+    assert "BelowOptimumWarning" not in err and "warnings.warn" not in err, err

@@ -20,9 +20,10 @@ from bo_transfer.problems.hpob import HPOB_DIR_ENV, SEEDS
 from bo_transfer.problems.hpob_synthetic import SyntheticSpace, write_synthetic_hpob
 from bo_transfer.problems.pair import _build_pair
 from bo_transfer.problems.tabular import TabularProblem
-from bo_transfer.sweep import RunSpec, Sweep, run_one
+from bo_transfer.sweep import RunSpec, Sweep, run_one, run_sweep
 
 PAIR = "hpob:space=5971,dataset=10093"
+SMALL = {"seeds": 3, "budget": 6, "n_init": 2}
 
 
 def _json(root, name):
@@ -272,3 +273,49 @@ def test_spec_hpob_dir_sets_the_variable_for_workers(monkeypatch, hpob_dir, tmp_
         }
     )
     assert os.environ[HPOB_DIR_ENV] == str(hpob_dir.resolve())
+
+
+def _edited_hpob(tmp_path, monkeypatch, edit) -> None:
+    """A small HPO-B folder with ``edit(files)`` applied to its parsed JSON."""
+    root = write_synthetic_hpob(tmp_path, [SyntheticSpace("1", 2, ("3",), (), ("2",))], (6, 8))
+    files = {f.name: _json(root, f.name) for f in root.iterdir()}
+    edit(files)
+    for name, content in files.items():
+        (root / name).write_text(json.dumps(content))
+    monkeypatch.setenv(HPOB_DIR_ENV, str(root))
+
+
+def test_a_missing_named_design_is_refused_not_shifted(tmp_path, monkeypatch):
+    """Issue 22: without ``test1``, seed 1 silently started from ``test2``'s
+    design and seed 2 from ``test3``'s."""
+    _edited_hpob(tmp_path, monkeypatch, lambda f: f[hpob_module.INIT_FILE]["1"]["2"].pop("test1"))
+    sweep = Sweep.from_dict({"pairs": ["hpob:space=1,dataset=2"], "methods": ["random"]} | SMALL)
+    with pytest.raises(UserError, match=r"lacks test1 for HPO-B space 1, data set 2"):
+        sweep.runs()
+
+
+def test_a_nan_accuracy_is_refused_before_the_sweep_writes(tmp_path, monkeypatch):
+    """Issue 22: it was found only as each run started (every run failed)."""
+
+    def nan(files):
+        files["meta-test-dataset.json"]["1"]["2"]["y"][3] = [float("nan")]
+
+    _edited_hpob(tmp_path, monkeypatch, nan)
+    sweep = Sweep.from_dict({"pairs": ["hpob:space=1,dataset=2"], "methods": ["random"]} | SMALL)
+    with pytest.raises(UserError, match=r"data set 2: 1 of \d+ accuracy values are not finite"):
+        run_sweep(sweep, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_changed_hpob_files_change_the_runs_identity(tmp_path, monkeypatch):
+    """Issue 22: the search space's bytes are part of each run's key."""
+    _edited_hpob(tmp_path / "a", monkeypatch, lambda f: None)
+    sweep = Sweep.from_dict({"pairs": ["hpob:space=1,dataset=2"], "methods": ["random"]} | SMALL)
+    before = sweep.runs()[0]
+
+    def change(files):
+        files["meta-train-dataset.json"]["1"]["3"]["y"][0] = [0.123]
+
+    _edited_hpob(tmp_path / "b", monkeypatch, change)
+    after = sweep.runs()[0]
+    assert after.data != before.data and after.key != before.key

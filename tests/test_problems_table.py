@@ -93,8 +93,19 @@ def test_registering_again_is_a_no_op_but_another_table_under_the_name_is_an_err
         ({}, {"lr": {"low": 1e-3, "high": 0.1}, "depth": {}}, r"runs.csv:2: lr is outside"),
         ({"task": ["a,b", "x"]}, INPUTS, r"task 'a,b' must be"),
         ({"task": ["solo", "x"]}, INPUTS, r"task 'solo' has fewer than 2"),
-        ({"depth": ["deep", 1]}, INPUTS, r"runs.csv:2: depth is not a finite number"),
+        ({"depth": ["deep", 1]}, INPUTS, r"runs.csv:2: depth='deep' is not a number"),
         ({}, {"lr": {"lo": 1}}, r"input 'lr' takes low, high and log"),
+        # Issue 22: values that used to be dropped, misread or crash.
+        ({"acc": [0.5, "0.5%"]}, INPUTS, r"runs.csv:3: acc='0.5%' is not a number"),
+        ({"acc": ["abc"]}, INPUTS, r"runs.csv:2: acc='abc' is not a number"),
+        ({"acc": [0.5, 0.6, "1,2"]}, INPUTS, r"runs.csv:4: acc='1,2' is not a number"),
+        ({"task": [None]}, INPUTS, r"runs.csv:2: no task \(the task column\)"),
+        ({"acc": [1e308, -1e308]}, INPUTS, r"acc spans \[-1e\+308, 1e\+308\], wider than"),
+        ({"depth": [1e308, -1e308]}, INPUTS, r"input 'depth' spans .* wider than"),
+        ({}, {"lr": {"log": "false"}, "depth": {}}, r"input 'lr': log must be true or false"),
+        ({}, {"acc": {}, "depth": {}}, r"the objective column 'acc' cannot also be an input"),
+        ({}, {"task": {}, "depth": {}}, r"the task column 'task' cannot also be an input"),
+        ({}, ["depth", "depth"], r"input 'depth' is listed twice"),
     ],
 )
 def test_bad_tables_are_one_line_errors(tmp_path, change, inputs, message):
@@ -107,6 +118,24 @@ def test_bad_tables_are_one_line_errors(tmp_path, change, inputs, message):
     with pytest.raises(UserError, match=message) as info:
         register_table_pairs(f"bad-{abs(hash(message))}", path, "task", "acc", inputs)
     assert "\n" not in str(info.value)
+
+
+def test_a_string_for_maximize_is_refused_not_read_as_true(csv):
+    """``maximize = "false"`` in a description (a string) used to negate the
+    objective: ``bool("false")`` is True."""
+    with pytest.raises(UserError, match=r"maximize must be true or false, got 'false'"):
+        register_table_pairs("lab-str", csv, "task", "acc", INPUTS, maximize="false")
+
+
+def test_a_column_named_twice_or_a_header_without_rows_is_refused(tmp_path):
+    twice = tmp_path / "twice.csv"
+    twice.write_text("task,x1,x1,y\na,0.1,0.9,1\na,0.2,0.8,2\nb,0.3,0.7,3\nb,0.4,0.6,4\n")
+    with pytest.raises(UserError, match=r"column 'x1' appears more than once"):
+        register_table_pairs("lab-twice", twice, "task", "y", ["x1"])
+    header = tmp_path / "header.csv"
+    header.write_text("task,x1,y\n")
+    with pytest.raises(UserError, match=r"header.csv: has a header but no rows"):
+        register_table_pairs("lab-header", header, "task", "y", ["x1"])
 
 
 def _description(tmp_path, csv, name="lab-d", **extra):
@@ -172,3 +201,45 @@ def test_spec_with_a_bad_table_description_names_it(tmp_path, monkeypatch):
                 "methods": ["random"],
             }
         )
+
+
+def test_changed_table_data_is_a_new_identity_and_never_mixes_into_a_store(
+    tmp_path, csv, monkeypatch
+):
+    """Issue 22: after the file changed, ``run --append`` with more seeds
+    pooled runs on both versions in one report row, and the same command
+    skipped every run as done. The data's hash is in each run's identity and
+    recorded; the store refuses the other version in one line."""
+    from bo_transfer.problems import FAMILIES
+    from bo_transfer.problems import table as table_module
+    from bo_transfer.problems.pair import _build_pair
+    from bo_transfer.sweep.store import ResultStore
+
+    monkeypatch.delenv(TABLES_ENV, raising=False)
+    description = _description(tmp_path, csv, name="lab-v")
+
+    def sweep(seeds: int) -> Sweep:
+        spec = {"tables": [str(description)], "seeds": seeds, "budget": 3, "n_init": 2}
+        return Sweep.from_dict({**spec, "pairs": ["lab-v:task=cifar"], "methods": ["random"]})
+
+    first = sweep(1)
+    assert run_sweep(first, tmp_path / "out", LocalExecutor(1)).done == 1
+    data, key = first.runs()[0].data, first.runs()[0].key
+    with ResultStore(tmp_path / "out") as store:
+        assert store.pair_data() == {"lab-v:task=cifar,max_sources=0": {data}}
+    # The same data: done runs are skipped, more seeds are added.
+    again = run_sweep(sweep(2), tmp_path / "out", LocalExecutor(1), append=True)
+    assert (again.skipped, again.done) == (1, 1)
+
+    frame = pd.read_csv(csv)
+    frame.loc[0, "acc"] = 0.99
+    frame.to_csv(csv, index=False)
+    FAMILIES._items.pop("lab-v")  # a new process, as the next command would be
+    table_module._REGISTERED.pop("lab-v")
+    _build_pair.cache_clear()
+    changed = sweep(3)
+    assert changed.runs()[0].data != data and changed.runs()[0].key != key
+    with pytest.raises(UserError, match=r"holds runs of lab-v:task=cifar,max_sources=0 on other"):
+        run_sweep(changed, tmp_path / "out", LocalExecutor(1), append=True)
+    with ResultStore(tmp_path / "out") as store:
+        assert len(store.statuses()) == 2

@@ -6,6 +6,7 @@ import json
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, fields
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from bo_transfer import columns as C
 from bo_transfer.analysis.diagnostics import SUMMARY_COLUMNS, source_summaries
 from bo_transfer.errors import UserError
 from bo_transfer.problems.base import ROUNDING, BelowOptimumWarning
+from bo_transfer.sweep.outcome import DONE, FAILED
 from bo_transfer.sweep.runner import RunSpec
 from bo_transfer.sweep.store import ResultStore
 
@@ -144,11 +146,16 @@ def cell_labels(cells: pd.DataFrame) -> pd.Series:
     return labels
 
 
+_SPEC_FIELDS = tuple(f.name for f in fields(RunSpec))
+
+
 def _cell_settings(spec_entry: str) -> dict[str, str]:
     """A stored run spec's cell fields as text, each option as a field of its
     own (fields added to ``RunSpec`` since the run was stored take their
-    defaults)."""
-    spec = asdict(RunSpec(**json.loads(spec_entry)))
+    defaults; fields a run spec no longer has, such as an older release's
+    ``seed_batch``, are ignored: they said how a run was executed)."""
+    stored = json.loads(spec_entry)
+    spec = asdict(RunSpec(**{f: stored[f] for f in _SPEC_FIELDS if f in stored}))
     options = {k: str(v) for k, v in sorted(spec["options"].items())}
     out = {"method": spec["method"], **options}
     out.update({f: str(spec[f]) for f in _CELL_FIELDS if f not in ("method", "options")})
@@ -165,14 +172,50 @@ def _tidy(raw: pd.DataFrame, runs: pd.DataFrame, labels: pd.Series) -> pd.DataFr
 
 def iter_results(directory: str | Path, runs_per_chunk: int = 2000) -> Iterator[pd.DataFrame]:
     """The tidy table of :func:`load_results` in chunks of whole runs, so an
-    export of a large store never holds it all in memory."""
+    export of a large store never holds it all in memory. Each row also has
+    ``status`` (``done``) and ``error`` (empty), the columns through which
+    :func:`failed_rows` carries failed runs in an export."""
     with ResultStore(directory) as store:
         runs = _run_columns(store.run_details())
         labels = cell_labels(store.run_cells())
         keys = store.run_keys()
         for start in range(0, len(keys), runs_per_chunk):
             chunk = store.evals_frame(keys=keys[start : start + runs_per_chunk])
-            yield _tidy(chunk, runs, labels)
+            yield _tidy(chunk, runs, labels).assign(**{STATUS: DONE, ERROR: ""})
+
+
+#: Export columns that carry each run's status and, for a failed run, its error.
+STATUS, ERROR = "status", "error"
+
+
+def failed_rows(directory: str | Path, like: pd.DataFrame) -> pd.DataFrame:
+    """The sweep's failed runs as rows of an export with the columns of
+    ``like`` (a chunk of :func:`iter_results`): one row per run at iteration
+    0, with its pair, method, seed, run key, budget, ``status`` ``failed``
+    and ``error``, the rest empty. A report from the export counts them as the
+    report from the folder does (:func:`load_failed`)."""
+    with ResultStore(directory) as store:
+        runs = store.runs_frame()
+        labels = cell_labels(store.run_cells())
+    runs = runs[runs["status"] == FAILED]
+    rows = pd.DataFrame(
+        {
+            C.PAIR: runs[C.PAIR],
+            C.FAMILY: runs[C.FAMILY],
+            C.METHOD: runs["key"].map(labels),
+            C.SEED: runs[C.SEED],
+            C.ITERATION: 0,
+            C.RUN_KEY: runs["key"],
+            "method_name": runs["method_name"],
+            "budget": runs["budget"],
+            "n_init": runs["n_init"],
+            STATUS: FAILED,
+            ERROR: runs["error"],
+        }
+    )
+    return rows.reindex(columns=like.columns).astype(
+        {c: object for c in like.columns if like[c].dtype == object}
+    )
 
 
 #: Columns a report needs beyond the contract ones, so an export file it reads
@@ -182,7 +225,51 @@ REPORT_COLUMNS = [C.RUN_KEY, C.OPTIMAL_VALUE, "value_range", "method_name", C.LO
 
 def read_export(path: str | Path) -> pd.DataFrame:
     """The tidy table from a file ``bo-transfer export`` wrote (``.parquet`` or
-    ``.csv``), as :func:`load_results` returns it for the sweep directory."""
+    ``.csv``), as :func:`load_results` returns it for the sweep directory:
+    its finished runs, each checked complete (``budget`` evaluations; an
+    export cut short would pass a stopped run for a finished one)."""
+    df = _read_export_file(*_file_identity(path))
+    if STATUS in df:
+        df = df[df[STATUS] != FAILED]
+    if "budget" in df:
+        _check_complete(df, path)
+    return df.sort_values([C.PAIR, C.METHOD, C.SEED, C.ITERATION], ignore_index=True)
+
+
+def _file_identity(path: str | Path) -> tuple[str, int, int]:
+    """Path, size and modification time: a changed file is read again."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise UserError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+def _check_complete(df: pd.DataFrame, path: str | Path) -> None:
+    """Every run of the export has its ``budget`` evaluations, 1..budget."""
+    runs = df.groupby(C.RUN_KEY, sort=False).agg(
+        n=(C.ITERATION, "size"),
+        last=(C.ITERATION, "max"),
+        budget=("budget", "first"),
+        pair=(C.PAIR, "first"),
+        method=(C.METHOD, "first"),
+        seed=(C.SEED, "first"),
+    )
+    short = runs[(runs["n"] != runs["budget"]) | (runs["last"] != runs["budget"])]
+    if len(short):
+        r = short.iloc[0]
+        raise UserError(
+            f"{str(path)!r} is incomplete: {len(short)} run(s) lack evaluations (first: "
+            f"{r['pair']} {r['method']} seed={r['seed']}, {r['n']} of its budget of "
+            f"{r['budget']}); it was cut short: export the sweep again"
+        )
+
+
+@lru_cache(maxsize=2)
+def _read_export_file(path: str, size: int, mtime_ns: int) -> pd.DataFrame:
+    """Every row of an export (finished and failed runs), read once per
+    report (both :func:`read_export` and :func:`load_failed` need it)."""
     path = Path(path)
     try:
         if path.suffix == ".parquet":
@@ -203,7 +290,7 @@ def read_export(path: str | Path) -> pd.DataFrame:
         raise UserError(
             f"{str(path)!r} is not a bo-transfer export: no column {', '.join(missing)}"
         )
-    return df.sort_values([C.PAIR, C.METHOD, C.SEED, C.ITERATION], ignore_index=True)
+    return df
 
 
 def load_results(directory: str | Path) -> pd.DataFrame:
@@ -228,10 +315,15 @@ def load_results(directory: str | Path) -> pd.DataFrame:
 
 def load_failed(directory: str | Path) -> pd.DataFrame:
     """The runs of a sweep directory stored as failed: one row each with
-    ``pair, method, seed, error`` (a report counts them per cell). An export
-    file holds finished runs only: none."""
+    ``pair, method, seed, error`` (a report counts them per cell). From an
+    export file: its rows of status ``failed`` (exports written before they
+    carried failed runs have none)."""
     if Path(directory).is_file():
-        return pd.DataFrame(columns=[C.PAIR, C.METHOD, C.SEED, "error"])
+        df = _read_export_file(*_file_identity(directory))
+        if STATUS not in df:
+            return pd.DataFrame(columns=[C.PAIR, C.METHOD, C.SEED, "error"])
+        failed = df[df[STATUS] == FAILED]
+        return failed[[C.PAIR, C.METHOD, C.SEED, ERROR]].reset_index(drop=True)
     with ResultStore(directory) as store:
         runs = store.runs_frame()
         labels = cell_labels(store.run_cells())

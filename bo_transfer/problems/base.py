@@ -13,6 +13,7 @@ from scipy.optimize import minimize
 from torch import Tensor
 from torch.quasirandom import SobolEngine
 
+from bo_transfer.errors import UserError
 from bo_transfer.problems.cache import load_optimum, store_optimum
 
 DTYPE = torch.float64
@@ -169,8 +170,14 @@ class Problem(ABC):
 
     @property
     def value_range(self) -> float:
-        """max - min on the reference set: the scale of normalized regret."""
+        """max - min on the reference set: the scale of normalized regret. A
+        target that fails (NaN) on part of the cube is measured on the points
+        where it has a value; a run's failed evaluations are charged the top
+        of this range (bo_transfer.analysis.regret.add_regret)."""
         v = self.reference_values
+        v = v[torch.isfinite(v)]
+        if len(v) < 2:
+            raise UserError(f"{self.name} has no finite value on the reference set")
         return float(v.max() - v.min())
 
     def below_optimum(self, value: float) -> bool:

@@ -159,6 +159,9 @@ class PairFamily:
     check: Callable[[dict], None] | None = None  # cross-parameter validation, raises UserError
     #: BibTeX keys in ``bo_transfer/references.bib`` (comma-separated).
     bib_key: str = ""
+    #: For families built from the user's files (tables, HPO-B): ``params`` ->
+    #: a hash of the data the pair reads, part of its runs' identity.
+    data_hash: Callable[[dict], str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip() or set(self.name) & {":", ","}:
@@ -210,11 +213,14 @@ def register_family(
     version: str = "1",
     check: Callable[[dict], None] | None = None,
     bib_key: str = "",
+    data_hash: Callable[[dict], str] | None = None,
 ) -> Callable:
     """Decorator registering a ``build(**params) -> (target, sources)`` function.
 
     ``version`` names the family's code revision (cached optima are keyed by
-    it); ``check(params)`` validates combinations of parameters.
+    it); ``check(params)`` validates combinations of parameters;
+    ``data_hash(params)`` names the content of the files a pair reads (see
+    :func:`pair_data`).
     """
 
     def decorator(build: Callable) -> Callable:
@@ -230,6 +236,7 @@ def register_family(
                 version,
                 check,
                 bib_key,
+                data_hash,
             ),
         )
         return build
@@ -293,3 +300,18 @@ def pair_instance(name: str, seed: int) -> str:
 def is_seeded(name: str) -> bool:
     """Whether ``name`` draws its instance from the run's seed (``instance=seed``)."""
     return pair_instance(name, 0) != canonical_pair_name(name)
+
+
+def pair_data(name: str) -> str:
+    """A hash of the user data (table file, HPO-B folder) the pair reads, ""
+    for pairs defined by code alone. Runs of a pair on changed data get other
+    run keys, and a results store refuses to hold both (a report would pool
+    them in one row)."""
+    family_name, values = split_pair_name(canonical_pair_name(name))
+    family = FAMILIES.get(family_name)
+    parts = []
+    if family.data_hash is not None:
+        full = {p.name: p.parse(values[p.name], f"pair {name!r}") for p in family.params}
+        parts.append(family.data_hash(full))
+    parts += [pair_data(values[p.name]) for p in family.params if p.kind == "pair"]
+    return "+".join(part for part in parts if part)

@@ -23,8 +23,9 @@ target (a :class:`~bo_transfer.problems.tabular.TabularProblem`: runs choose
 among its configurations) and the other data sets of S in the ``sources``
 split(s) as data-only sources, each subsampled to the sweep's ``n_source``
 points per run seed. Accuracy is maximised, so values are negated. Run seed
-``s`` in 0..4 starts from HPO-B's design ``test{s}`` (other seeds: a random
-design), and normalized regret divides by the task's range, exactly HPO-B's
+``s`` in 0..4 starts from HPO-B's design ``test{s}`` (other seeds, and data
+sets without designs: a random design; a data set that has some designs but
+not all five is refused), and normalized regret divides by the task's range, exactly HPO-B's
 normalised regret: ``(max y - best y so far) / (max y - min y)``.
 
 Files are read lazily, one search space at a time, and what is read is kept
@@ -33,11 +34,15 @@ each space's object lies in a split file (braces only, no number parsed), and
 a space is parsed when a pair first needs it, its data sets' nested lists
 turned into NumPy arrays as they are decoded. At its peak a process holds the
 arrays read so far plus one space's text, never a whole file of hundreds of MB;
-pair names are checked against the scan alone.
+pair names are checked against the scan alone. Before a sweep writes anything,
+its driver hashes the bytes of each pair's search space in every split and the
+initial designs (:func:`space_hash`, part of each run's identity: changed
+files never mix into a store's older runs) and checks the target's values.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mmap
 import os
@@ -215,6 +220,67 @@ def load_initializations() -> dict[str, dict[str, dict[str, list[int]]]]:
     return _initializations(*_stat(INIT_FILE))
 
 
+@lru_cache(maxsize=64)
+def _space_bytes_hash(path: str, size: int, mtime_ns: int, space: str) -> bytes:
+    start, end, _ = _index(path, size, mtime_ns).get(space, (0, 0, ()))
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        remaining = end - start
+        while remaining > 0:
+            block = fh.read(min(remaining, 1 << 20))
+            if not block:
+                break
+            digest.update(block)
+            remaining -= len(block)
+    return digest.digest()
+
+
+@lru_cache(maxsize=4)
+def _file_hash(path: str, size: int, mtime_ns: int) -> bytes:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()
+
+
+def _designs(space: str, dataset: str) -> list[list[int]]:
+    """HPO-B's initial designs of a data set in seed order (``test0`` ..
+    ``test4``), or none. Seed s must start from ``test{s}`` itself: a data set
+    with some designs but not all is refused (taking the others in order would
+    start seed 1 from ``test2``'s design)."""
+    inits = load_initializations().get(space, {}).get(dataset, {})
+    missing = [s for s in SEEDS if s not in inits]
+    if inits and missing:
+        raise UserError(
+            f"{INIT_FILE} lacks {', '.join(missing)} for HPO-B space {space}, data set "
+            f"{dataset} (it has {', '.join(sorted(inits))}); each data set needs all of "
+            f"{', '.join(SEEDS)} or none"
+        )
+    return [inits[s] for s in SEEDS] if inits else []
+
+
+def space_hash(params: dict) -> str:
+    """The data a pair reads, as 16 hex digits of SHA-256 over its search
+    space's bytes in every split and the initial designs file; it also checks
+    what a run would meet only once started (non-finite accuracies, designs
+    missing for a seed), so a sweep refuses them before writing anything."""
+    space, dataset = str(params["space"]), str(params["dataset"])
+    digest = hashlib.sha256(space.encode())
+    for name in SPLIT_FILES.values():
+        digest.update(_space_bytes_hash(*_stat(name), space))
+    digest.update(_file_hash(*_stat(INIT_FILE)))
+    _, y = load_space(_target_split(space, dataset), space)[dataset]
+    if not np.isfinite(y).all():
+        raise UserError(
+            f"HPO-B space {space}, data set {dataset}: {int((~np.isfinite(y)).sum())} of "
+            f"{len(y)} accuracy values are not finite (NaN or inf)"
+        )
+    _designs(space, dataset)
+    return digest.hexdigest()[:16]
+
+
 def _target_split(space: str, dataset: str) -> str:
     """The split holding the target data set (``TARGET_SPLITS`` order)."""
     for split in TARGET_SPLITS:
@@ -289,13 +355,13 @@ def _unit_cube(X: np.ndarray, where: str) -> torch.Tensor:
     bib_key="pineda2021hpob",
     examples=("hpob:space=5971,dataset=10093,sources=train,max_sources=0",),
     check=_check,
+    data_hash=space_hash,
 )
 def build_hpob_pair(space: int, dataset: int, sources: str, max_sources: int):
     space_id, dataset_id = str(space), str(dataset)
     X, y = load_space(_target_split(space_id, dataset_id), space_id)[dataset_id]
     where = f"HPO-B space {space_id}, data set {dataset_id}"
-    inits = load_initializations().get(space_id, {}).get(dataset_id, {})
-    designs = [inits[s] for s in SEEDS if s in inits]
+    designs = _designs(space_id, dataset_id)
     if not np.isfinite(y).all():
         raise UserError(f"{where}: non-finite accuracy values")
     # HPO-B's accuracies are maximised; every problem here is minimised.

@@ -10,8 +10,12 @@ source, subsampled to the sweep's ``n_source`` points per run seed.
 
 Inputs are mapped to the unit cube by their bounds (given, or the column's
 minimum and maximum over the whole file, so every task shares one map),
-through ``log10`` for a log-scaled input. Rows whose objective is missing or
-not finite (failed runs) are dropped; any other bad value is a one-line error.
+through ``log10`` for a log-scaled input. Rows whose objective is empty or
+not finite (failed runs) are dropped; any other bad value (text in a number
+column, a missing task, a column named twice) is a one-line error naming its
+line and column. The file's content (a hash of its bytes and of the
+description) is part of every run's identity, so a changed table never mixes
+into results of the old one.
 
 For the command line, describe the table in a TOML file and name it in a
 spec's ``tables`` list, or in the ``BO_TRANSFER_TABLES`` environment variable
@@ -31,6 +35,8 @@ process of a sweep::
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -100,16 +106,28 @@ def _inputs(inputs: Mapping[str, Any] | Sequence[str], where: str) -> list[Input
                 f"{where}: input {name!r} takes low, high and log (e.g. "
                 f"{{low = 1e-5, high = 0.1, log = true}}), got {spec!r}"
             )
+        bounds = [spec.get(k) for k in ("low", "high")]
+        if any(isinstance(b, (bool, str)) for b in bounds):
+            raise UserError(f"{where}: input {name!r}: bounds must be numbers, got {spec!r}")
         try:
-            low, high = (None if spec.get(k) is None else float(spec[k]) for k in ("low", "high"))
+            low, high = (None if b is None else float(b) for b in bounds)
         except (TypeError, ValueError):
             raise UserError(
                 f"{where}: input {name!r}: bounds must be numbers, got {spec!r}"
             ) from None
-        out.append(Input(str(name), low, high, bool(spec.get("log", False))))
+        log = _flag(spec.get("log", False), f"input {name!r}: log", where)
+        out.append(Input(str(name), low, high, log))
     if not out:
         raise UserError(f"{where}: needs at least one input column")
     return out
+
+
+def _flag(value: Any, what: str, where: str) -> bool:
+    """A true/false setting; a string such as ``"false"`` is refused (``bool()``
+    of it is True, which would silently flip the setting)."""
+    if not isinstance(value, bool):
+        raise UserError(f"{where}: {what} must be true or false, got {value!r}")
+    return value
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:
@@ -119,11 +137,21 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     if suffix not in (".csv", ".parquet", ".pq"):
         raise UserError(f"{path}: a table must be a .csv or .parquet file")
     try:
-        return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+        frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+        # pandas renames a repeated CSV header (x1, x1.1): read the header as written.
+        header = (
+            pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
+            if suffix == ".csv" and len(frame.columns)
+            else list(frame.columns)
+        )
     except FileNotFoundError:
         raise UserError(f"table file {str(path)!r} not found") from None
     except (OSError, ValueError, ImportError) as exc:
         raise UserError(f"cannot read {str(path)!r}: {exc}".splitlines()[0]) from None
+    repeated = sorted({str(c) for c in header if header.count(c) > 1})
+    if repeated:
+        raise UserError(f"{path}: column {repeated[0]!r} appears more than once; rename one")
+    return frame
 
 
 def _unit(values: np.ndarray, spec: Input, rows: np.ndarray, where: str) -> np.ndarray:
@@ -143,6 +171,13 @@ def _unit(values: np.ndarray, spec: Input, rows: np.ndarray, where: str) -> np.n
         high = None if high is None else np.log10(high)
     low = float(values.min()) if low is None else low
     high = float(values.max()) if high is None else high
+    with np.errstate(over="ignore"):
+        span = high - low
+    if not np.isfinite(span):
+        raise UserError(
+            f"{where}: input {spec.name!r} spans [{low:g}, {high:g}], wider than a float can "
+            "hold; rescale it or give it a log scale"
+        )
     if not low < high:
         raise UserError(
             f"{where}: input {spec.name!r} needs low < high; it is constant ({values[0]:g}) "
@@ -188,6 +223,16 @@ def register_table_pairs(
     path = Path(data).expanduser().resolve()
     where = str(path)
     specs = _inputs(inputs, where)
+    maximize = _flag(maximize, "maximize", where)
+    names = [s.name for s in specs]
+    for role, col in (("task", task), ("objective", objective)):
+        if col in names:
+            raise UserError(f"{where}: the {role} column {col!r} cannot also be an input")
+    if task == objective:
+        raise UserError(f"{where}: task and objective are the same column {task!r}")
+    twice = [n for i, n in enumerate(names) if n in names[:i]]
+    if twice:
+        raise UserError(f"{where}: input {twice[0]!r} is listed twice")
     try:
         stat = path.stat()
     except OSError:
@@ -210,12 +255,24 @@ def register_table_pairs(
                 else f"columns: {', '.join(map(str, frame.columns))}"
             )
             raise UserError(f"{where}: no column {col!r}; {hint}")
+    if frame.empty:
+        raise UserError(f"{where}: has a header but no rows")
     rows = np.arange(len(frame)) + 2  # the line number in a CSV with a header
-    y = pd.to_numeric(frame[objective], errors="coerce").to_numpy(dtype=np.float64)
-    keep = np.isfinite(y)  # failed runs leave no value: they are dropped
+    y = _numbers(frame[objective], rows, where)
+    keep = np.isfinite(y)  # failed runs leave no value (or inf, nan): they are dropped
+    with np.errstate(over="ignore"):
+        span = np.ptp(y[keep]) if keep.any() else 0.0
+    if not np.isfinite(span):
+        raise UserError(
+            f"{where}: {objective} spans [{y[keep].min():g}, {y[keep].max():g}], wider than "
+            "a float can hold; rescale it"
+        )
+    no_task = frame[task].isna().to_numpy() & keep
+    if no_task.any():
+        raise UserError(f"{where}:{rows[no_task][0]}: no {task} (the task column) on this row")
     X_cols = []
     for s in specs:
-        col = pd.to_numeric(frame[s.name], errors="coerce").to_numpy(dtype=np.float64)[keep]
+        col = _numbers(frame[s.name], rows, where)[keep]
         bad = ~np.isfinite(col)
         if bad.any():
             raise UserError(f"{where}:{rows[keep][bad][0]}: {s.name} is not a finite number")
@@ -231,6 +288,7 @@ def register_table_pairs(
             raise UserError(f"{where}: task {t!r} has fewer than 2 evaluations with a value")
     if len(tasks) < 2:
         raise UserError(f"{where}: needs at least 2 tasks in column {task!r}, found {tasks}")
+    digest = _content_hash(path, key[3:])
     tables = {
         t: (torch.from_numpy(X[labels == t]), torch.from_numpy(y[labels == t])) for t in tasks
     }
@@ -252,6 +310,7 @@ def register_table_pairs(
         examples=(f"{name}:task={tasks[0]}",),
         version="",
         check=check,
+        data_hash=lambda params: digest,
     )
     def build(task: str, max_sources: int):
         others = [t for t in tasks if t != task]
@@ -263,6 +322,32 @@ def register_table_pairs(
 
     _REGISTERED[name] = key
     return _pair_names(name)
+
+
+def _numbers(column: pd.Series, rows: np.ndarray, where: str) -> np.ndarray:
+    """A column as float64; an empty cell is NaN (a failed evaluation), while a
+    cell that is not a number (``0.5%``, ``abc``, ``1,2``) is an error naming
+    its line and column: dropping it would silently lose an evaluation."""
+    values = pd.to_numeric(column, errors="coerce")
+    bad = (values.isna() & column.notna()).to_numpy()
+    if bad.any():
+        cell = column.to_numpy()[bad][0]
+        raise UserError(
+            f"{where}:{rows[bad][0]}: {column.name}={cell!r} is not a number "
+            "(leave the cell empty for a failed evaluation)"
+        )
+    return values.to_numpy(dtype=np.float64)
+
+
+def _content_hash(path: Path, description: tuple) -> str:
+    """The first 16 hex digits of SHA-256 over the file's bytes and how it is
+    read (task, objective, inputs, maximize): what a run's numbers depend on."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(json.dumps(repr(description)).encode())
+    return digest.hexdigest()[:16]
 
 
 def _pair_names(name: str) -> list[str]:
@@ -295,7 +380,7 @@ def load_table_description(path: str | Path) -> list[str]:
         spec["task"],
         spec["objective"],
         spec["inputs"],
-        maximize=bool(spec.get("maximize", False)),
+        maximize=spec.get("maximize", False),
         summary=spec.get("summary", ""),
         citation=spec.get("citation", ""),
     )

@@ -27,6 +27,7 @@ from bo_transfer.sweep.outcome import (
     MAX_LINE,
     count_warnings,
     error_line,
+    fails_the_run,
     recording_warnings,
 )
 from bo_transfer.sweep.runner import EXACT_SOLVE_MAX, RunLoop, RunResult, RunSpec
@@ -84,41 +85,70 @@ def _lockstep_iteration(
             y[i] = loop.imputed_y()
     if not loops:
         return
-    active = list(loops)
-    seeds = {i: loops[i].iteration_seed(iteration) for i in active}
+    seeds = {i: loops[i].iteration_seed(iteration) for i in loops}
+    # A run whose table has no row left pads its budget (RunLoop.propose), as
+    # alone: it takes no part in the batched step, which would find no candidate.
+    active = [i for i in loops if loops[i].pool is None or not loops[i].pool.exhausted]
     proposals: dict[int, torch.Tensor] = {}
-    method_class = type(loops[active[0]].method)
     try:
-        with torch.random.fork_rng(devices=[]):
-            # Global draws: a lone run's fit retries (as in RunLoop.propose, from
-            # its own seed); several runs never retry (BatchFallback instead).
-            lone = len(active) == 1
-            torch.manual_seed(seeds[active[0]] if lone else derive_seed("block", *seeds.values()))
-            x = method_class.propose_batch(
-                [loops[i].method for i in active],
-                torch.stack([loops[i].X for i in active]).to(device),
-                torch.stack([y[i] for i in active]).to(device),
-                [seeds[i] for i in active],
-            ).cpu()
-        proposals = {i: x[k : k + 1] for k, i in enumerate(active)}
+        if active:
+            proposals = _batched_step(loops, y, active, seeds, device)
     except (*NUMERICAL_FAILURES, BatchFallback) as exc:
         line = error_line(exc, f"iteration {iteration}")[:MAX_LINE]
         for i in active:
             results[i].metadata["batch_fallbacks"] += 1
             results[i].metadata.setdefault("batch_fallback_errors", []).append(line)
-    except Exception as exc:  # a bug in the batched step: no run of it is trustworthy
+    except BaseException as exc:  # a bug in the batched step: no run of it is trustworthy
+        if not fails_the_run(exc):
+            raise
         for i in active:
             results[i].fail(exc)
             del loops[i]
-        return
-    share = (time.perf_counter() - started) / len(active)
-    for i in active:
+    share = (time.perf_counter() - started) / max(len(active), 1)
+    for i in list(loops):
         with _fails(results[i], loops, i):
             own = time.perf_counter()
             proposal = proposals.get(i)
             if proposal is None:
                 proposal = loops[i].propose(iteration, seeds[i])
-            loops[i].accept(proposal, seeds[i], own - share)
+            loops[i].accept(proposal, seeds[i], own - (share if i in active else 0.0))
+
+
+def _batched_step(
+    loops: dict[int, RunLoop],
+    y: dict[int, torch.Tensor],
+    active: list[int],
+    seeds: dict[int, int],
+    device: torch.device,
+) -> dict[int, torch.Tensor]:
+    """The batched step's proposal (`1 x dim`) for each run of ``active``;
+    a step that returns other than one point per run is an error naming it."""
+    method = loops[active[0]].method
+    with torch.random.fork_rng(devices=[]):
+        # Global draws: a lone run's fit retries (as in RunLoop.propose, from
+        # its own seed); several runs never retry (BatchFallback instead).
+        lone = len(active) == 1
+        torch.manual_seed(
+            seeds[active[0]] if lone else derive_seed("block", *(seeds[i] for i in active))
+        )
+        x = (
+            type(method)
+            .propose_batch(
+                [loops[i].method for i in active],
+                torch.stack([loops[i].X for i in active]).to(device),
+                torch.stack([y[i] for i in active]).to(device),
+                [seeds[i] for i in active],
+            )
+            .cpu()
+        )
+    expected = (len(active), loops[active[0]].pair.dim)
+    if tuple(x.shape) != expected:
+        raise ValueError(
+            f"method {loops[active[0]].spec.method!r}: propose_batch returned a "
+            f"{' x '.join(map(str, x.shape))} tensor for {expected[0]} runs in {expected[1]} "
+            f"dimensions; it must return {expected[0]} x {expected[1]}, one point per run"
+        )
+    return {i: x[k : k + 1] for k, i in enumerate(active)}
 
 
 class _fails:
@@ -133,7 +163,7 @@ class _fails:
         return None
 
     def __exit__(self, kind, exc, tb) -> bool:
-        if exc is None or not isinstance(exc, Exception):
+        if exc is None or not fails_the_run(exc):
             return False
         self.result.fail(exc)
         if self.loops is not None:

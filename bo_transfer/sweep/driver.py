@@ -17,7 +17,7 @@ from bo_transfer.sweep.executors import Executor, LocalExecutor
 from bo_transfer.sweep.outcome import DONE, FAILED, FAULTS, LOST, fault_count
 from bo_transfer.sweep.plan import check_device, plan
 from bo_transfer.sweep.progress import Progress
-from bo_transfer.sweep.runner import RunResult
+from bo_transfer.sweep.runner import RunResult, RunSpec
 from bo_transfer.sweep.signals import signals_held
 from bo_transfer.sweep.spec import Sweep
 from bo_transfer.sweep.store import STORE_NAME, ResultStore, StoreWriteError, sweep_lock
@@ -102,6 +102,21 @@ def _check_spec(store: ResultStore, sweep: Sweep, append: bool) -> None:
         )
 
 
+def _check_data(store: ResultStore, specs: list[RunSpec]) -> None:
+    """A store holds each pair's runs on one version of its data: a table or
+    HPO-B folder changed since is refused, or a report would pool both."""
+    stored = store.pair_data()
+    for s in specs:
+        other = stored.get(s.pair, {s.data}) - {s.data}
+        if s.data and other:
+            old = sorted(other)[0] or "unrecorded"
+            raise UserError(
+                f"{str(store.directory)!r} holds runs of {s.pair} on other data (hash {old}; "
+                f"now {s.data}): its table or HPO-B files changed; run into a new --out, "
+                "or restore the data those runs used"
+            )
+
+
 def _started(executor: Executor) -> AbstractContextManager:
     """The executor as a context that brings it up (e.g. connects to Dask) and
     tears it down; executors without one need no bringing up."""
@@ -149,10 +164,12 @@ def run_sweep(
     if (out / STORE_NAME).exists():  # refuse a bad store or spec before starting anything
         with ResultStore(out) as store:
             _check_spec(store, sweep, append)
+            _check_data(store, specs)
     summary = SweepSummary(total=len(specs))
     try:
         with _started(executor), sweep_lock(out), ResultStore(out, create=True) as store:
             _check_spec(store, sweep, append)
+            _check_data(store, specs)
             store.add_spec(sweep.to_json())
             status = store.statuses()
             todo = [

@@ -8,6 +8,7 @@ sums the faults and the store keeps the status.
 
 from __future__ import annotations
 
+import signal
 import traceback
 import warnings
 from collections import Counter
@@ -27,6 +28,22 @@ STATUSES = (DONE, FAILED)
 #: (a Slurm task cancelled, preempted, stopped at its time limit, or on a failed
 #: node): never stored, so the same command runs it again.
 LOST = "lost"
+
+
+def fails_the_run(exc: BaseException) -> bool:
+    """Whether ``exc``, raised inside a run (a method's or pair's code), fails
+    that run rather than the sweep: any ``Exception``; ``SystemExit`` (a
+    plugin calling ``sys.exit``: only the driver decides when the sweep
+    ends); and ``KeyboardInterrupt`` where Ctrl-C cannot reach the process (a
+    worker ignores SIGINT, so code raised it). In the driver a
+    ``KeyboardInterrupt`` is taken for Ctrl-C and stops the sweep."""
+    if isinstance(exc, (Exception, SystemExit)):
+        return True
+    return isinstance(exc, KeyboardInterrupt) and signal.getsignal(signal.SIGINT) in (
+        signal.SIG_IGN,
+        None,
+    )
+
 
 #: Faults a run survives, counted in ``RunResult.metadata`` under these names and
 #: summed over the sweep in its closing summary (the text completes "N ...").

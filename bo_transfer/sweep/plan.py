@@ -64,12 +64,13 @@ def run_task(task: Task) -> list[RunResult]:
     return task.run()
 
 
-def check_device(device: str) -> None:
-    """A one-line error for a device this machine cannot run on."""
+def check_device(device: str, where: str = "--device") -> None:
+    """A one-line error for a device this machine cannot run on; ``where``
+    names what set it (the flag, or a spec's ``device``)."""
     if device not in DEVICES:
         raise UserError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     if device == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA device is available to torch on this machine")
+        raise UserError(f"{where} cuda: no CUDA device is available to torch on this machine")
 
 
 def batchable(run: RunSpec) -> bool:

@@ -25,6 +25,7 @@ from bo_transfer.sweep.outcome import (
     MAX_LINE,
     count_warnings,
     error_line,
+    fails_the_run,
     full_traceback,
     recording_warnings,
 )
@@ -71,6 +72,9 @@ class RunSpec:
     label: str = ""  # how the method is shown in tables; defaults to its name
     source_design: str = "sobol"  # "sobol" or "trajectory" (see TransferPair.source_data)
     source_noise: float = 0.0  # source noise std as a fraction of the source's range
+    # A hash of the user data the pair reads (a table, HPO-B's files; ""
+    # for pairs defined by code): see bo_transfer.problems.families.pair_data.
+    data: str = ""
 
     @property
     def method_label(self) -> str:
@@ -107,6 +111,9 @@ class RunSpec:
         # a seed block computes each run's own numbers (see sweep/block.py).
         if key_label(self.method, self.options, self.label):
             fields += ["label", self.label]
+        # Changed data is another run (pairs without user data keep their keys).
+        if self.data:
+            fields += ["data", self.data]
         payload = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -179,7 +186,9 @@ def run_one(spec: RunSpec) -> RunResult:
             with gpytorch.settings.max_cholesky_size(EXACT_SOLVE_MAX):
                 _run(spec, result)
             result.status = DONE
-        except Exception as exc:  # a failing run is recorded, never fatal to the sweep
+        except BaseException as exc:  # a failing run is recorded, never fatal to the sweep
+            if not fails_the_run(exc):
+                raise
             result.fail(exc)
     result.metadata["warnings"] = count_warnings(caught)
     result.timings["total_s"] = time.perf_counter() - t_run

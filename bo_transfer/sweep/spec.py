@@ -40,7 +40,7 @@ from typing import Any
 from bo_transfer.errors import SpecError, UserError
 from bo_transfer.methods.base import make_method
 from bo_transfer.methods.registry import METHODS
-from bo_transfer.problems.families import FAMILIES, canonical_pair_name
+from bo_transfer.problems.families import FAMILIES, canonical_pair_name, pair_data
 from bo_transfer.problems.pair import DEFAULT_N_SOURCE, SOURCE_DESIGNS
 from bo_transfer.registry import closest
 from bo_transfer.sweep.plan import DEVICES
@@ -200,9 +200,19 @@ class Sweep:
         try:
             sweep = cls(**fields)
         except SpecError as exc:
-            # Missing keys are reported once, not again as invalid values.
-            missing = {k for k in REQUIRED_KEYS if k not in data}
-            problems += [p for p in exc.problems if p.split(":")[0] not in missing]
+            # Missing keys, and pairs or methods already found empty, are
+            # reported once, not again as invalid values; a pair of a table
+            # that failed to load is not also an unknown pair family.
+            said = {k for k in REQUIRED_KEYS if k not in data} | {
+                p.split(":")[0] for p in problems if p.split(":")[0] in ("pairs", "methods")
+            }
+            failed_tables = any(p.startswith("tables") for p in problems)
+            problems += [
+                p
+                for p in exc.problems
+                if p.split(":")[0] not in said
+                and not (failed_tables and "unknown pair family" in p)
+            ]
             raise SpecError(problems) from None
         if problems:
             raise SpecError(problems)
@@ -210,6 +220,7 @@ class Sweep:
 
     def runs(self) -> list[RunSpec]:
         """Every run of the sweep, in pair, method, seed order."""
+        data = {pair: pair_data(pair) for pair in self.pairs}
         return [
             RunSpec(
                 pair,
@@ -222,6 +233,7 @@ class Sweep:
                 m.label,
                 self.source_design,
                 self.source_noise,
+                data[pair],
             )
             for pair, m, seed in itertools.product(self.pairs, self.methods, self.seeds)
         ]
@@ -328,7 +340,9 @@ def _pairs(items: list, problems: list[str]) -> tuple[str, ...]:
             else:
                 problems.append(f"{where}: expected a pair name or a table, got {item!r}")
         except UserError as exc:
-            problems.append(f"{where}: {exc}")
+            # A pair table's errors already name where they are.
+            text = str(exc)
+            problems.append(text if text.startswith(f"{where}") else f"{where}: {text}")
     seen: set[str] = set()
     unique = [n for n in names if not (n in seen or seen.add(n))]
     return tuple(unique)
@@ -338,7 +352,9 @@ def _expand_pair_table(table: dict, where: str) -> list[str]:
     table = dict(table)
     family_name = table.pop("family", None)
     if not isinstance(family_name, str):
-        raise UserError(f'{where}: a pair table needs family = "<name>"')
+        near = [k for k in table if closest(k, ["family"])]
+        hint = f"; did you mean 'family' for {near[0]!r}?" if near else ""
+        raise UserError(f'{where}: a pair table needs family = "<name>"{hint}')
     family = FAMILIES.get(family_name)
     grid = {k: v if isinstance(v, list) else [v] for k, v in table.items()}
     for key, values in grid.items():

@@ -33,10 +33,14 @@ import pandas as pd
 
 from bo_transfer.errors import UserError
 from bo_transfer.sweep.outcome import DONE
-from bo_transfer.sweep.runner import RunResult
+from bo_transfer.sweep.runner import RunResult, RunSpec
 
 STORE_NAME = "results.sqlite"
 SCHEMA_VERSION = 1
+#: The generation of run keys the store's runs carry (see ResultStore._migrate_keys).
+RUN_KEYS = "2"
+#: Keys an older release stored in a spec that say how it ran, not what.
+_EXECUTION_KEYS = ("batch_seeds", "device")
 
 #: The first 16 bytes of every SQLite database file.
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -196,6 +200,7 @@ def _create_store(path: Path) -> None:
                 conn.execute(
                     "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
+                conn.execute("INSERT INTO meta VALUES ('run_keys', ?)", (RUN_KEYS,))
         finally:
             conn.close()
         os.replace(tmp, path)
@@ -249,6 +254,9 @@ class ResultStore:
         try:
             with self.reading():
                 self._check_schema()
+            if create:  # before foreign keys are enforced: a key moves in two tables
+                self._migrate_keys()
+            with self.reading():
                 self.conn.execute("PRAGMA foreign_keys=ON")
             if create:  # readers never wait for the writer, nor it for them
                 with self._writing():
@@ -259,12 +267,16 @@ class ResultStore:
 
     @contextmanager
     def reading(self) -> Iterator[None]:
-        """Turn SQLite's complaint about a damaged file into one line."""
+        """Turn SQLite's complaint about a damaged file (a corrupt page, a
+        missing table, as pandas passes it on) into one line."""
         try:
             yield
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+            # pandas' error quotes the whole query; SQLite's own says what is wrong.
+            reason = str(exc.__cause__ or exc).splitlines()[0]
             raise UserError(
-                f"{self.path} is damaged ({exc}); restore it from a copy or rerun into a new --out"
+                f"{self.path} is damaged ({reason}); restore it from a copy or rerun into a "
+                "new --out"
             ) from None
 
     def _check_schema(self) -> None:
@@ -274,7 +286,14 @@ class ResultStore:
         ).fetchone()
         if not has_meta:
             raise UserError(f"{self.path} is not a bo_transfer results store")
-        found = int(self.get_meta("schema_version") or 0)
+        raw = self.get_meta("schema_version") or "0"
+        try:
+            found = int(raw)
+        except ValueError:
+            raise UserError(
+                f"{self.path} is damaged (schema version {raw!r} is not a number); "
+                "restore it from a copy or rerun into a new --out"
+            ) from None
         if found > SCHEMA_VERSION:
             raise UserError(
                 f"{self.path} has schema version {found}, newer than this bo_transfer "
@@ -285,6 +304,44 @@ class ResultStore:
                 f"{self.path} has schema version {found}, older than this bo_transfer "
                 f"({SCHEMA_VERSION}) and no migration exists; rerun the sweep into a new --out"
             )
+
+    def _migrate_keys(self) -> None:
+        """Give every run the key today's :class:`RunSpec` computes from its
+        stored spec, once per store (meta ``run_keys``).
+
+        An older release (ee3e307) keyed a run of a seed block with its block
+        size (``seed_batch``) and stored how it was executed in the spec;
+        keys are now what a run computes only (a block computes each run's own
+        numbers). Without this, a rerun of the same spec would redo those runs
+        as duplicates next to the old ones. A run whose new key another run
+        already holds keeps its old key.
+        """
+        if self.get_meta("run_keys") == RUN_KEYS:
+            return
+        fields = set(RunSpec.__dataclass_fields__)
+        with self.reading():
+            rows = self.conn.execute("SELECT key, spec_entry FROM runs").fetchall()
+        taken = {key for key, _ in rows}
+        with self._writing(), self.conn:
+            for key, entry in rows:
+                try:
+                    stored = json.loads(entry)
+                    spec = RunSpec(**{k: v for k, v in stored.items() if k in fields})
+                except (ValueError, TypeError) as exc:
+                    raise UserError(
+                        f"{self.path} is damaged (a run's spec is unreadable: {exc}); "
+                        "restore it from a copy or rerun into a new --out"
+                    ) from None
+                if spec.key == key or spec.key in taken:
+                    continue
+                taken.add(spec.key)
+                new_entry = json.dumps(asdict(spec), sort_keys=True)
+                self.conn.execute(
+                    "UPDATE runs SET key = ?, spec_entry = ? WHERE key = ?",
+                    (spec.key, new_entry, key),
+                )
+                self.conn.execute("UPDATE evals SET run_key = ? WHERE run_key = ?", (spec.key, key))
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('run_keys', ?)", (RUN_KEYS,))
 
     def close(self) -> None:
         """Close; a writer first moves the write-ahead log into the file and
@@ -317,12 +374,21 @@ class ResultStore:
     def specs(self) -> list[str]:
         """Every spec (:meth:`~bo_transfer.sweep.spec.Sweep.to_json`) run into
         this store, oldest first. Stores written before more than one was
-        remembered hold the last one under ``spec``."""
+        remembered hold the last one under ``spec``; specs an older release
+        stored with how they were executed (``batch_seeds``, ``device``) are
+        read without it, as :meth:`~bo_transfer.sweep.spec.Sweep.to_json`
+        writes them now."""
         stored = self.get_meta("specs")
-        if stored is not None:
-            return json.loads(stored)
-        last = self.get_meta("spec")
-        return [] if last is None else [last]
+        if stored is None:
+            last = self.get_meta("spec")
+            stored = "[]" if last is None else json.dumps([last])
+        try:
+            return [_identity(spec) for spec in json.loads(stored)]
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise UserError(
+                f"{self.path} is damaged (its spec record is not JSON: {exc}); "
+                "restore it from a copy or rerun into a new --out"
+            ) from None
 
     def add_spec(self, spec: str) -> None:
         known = self.specs()
@@ -384,6 +450,16 @@ class ResultStore:
                     for i, (x, v, t) in enumerate(zip(result.X, result.y, result.elapsed_s))
                 ],
             )
+
+    def pair_data(self) -> dict[str, set[str]]:
+        """Per stored pair, the data hashes (``RunSpec.data``) its runs were
+        computed on ("" for runs stored before data was recorded)."""
+        query = "SELECT DISTINCT pair, COALESCE(json_extract(spec_entry, '$.data'), '') FROM runs"
+        out: dict[str, set[str]] = {}
+        with self.reading():
+            for pair, data in self.conn.execute(query):
+                out.setdefault(pair, set()).add(data)
+        return out
 
     def seconds_per_evaluation(self) -> dict[str, float]:
         """Per registered method, the median over its finished runs of their
@@ -460,7 +536,13 @@ class ResultStore:
         with self.reading():
             found = self.conn.execute(query).fetchall()
         for key, pair, opt, value_range, metadata, n_sources, *first, min_y in found:
-            meta = json.loads(metadata)
+            try:
+                meta = json.loads(metadata)
+            except (TypeError, ValueError):
+                raise UserError(
+                    f"{self.path} is damaged (run {key}'s metadata is not JSON); "
+                    "restore it from a copy or rerun into a new --out"
+                ) from None
             sources = meta.get("source_diagnostics")
             if sources is None and n_sources == 1:
                 sources = [dict(zip(("pearson", "spearman", "optimum_distance"), first))]
@@ -477,6 +559,14 @@ class ResultStore:
             )
         columns = ["run_key", "pair", "pair_instance", "optimal_value", "value_range", "min_y"]
         return pd.DataFrame(rows, columns=[*columns, "source_diagnostics"])
+
+
+def _identity(spec: str) -> str:
+    """A stored spec's JSON without the keys that say how it was executed."""
+    data = json.loads(spec)
+    if not any(k in data for k in _EXECUTION_KEYS):
+        return spec
+    return json.dumps({k: v for k, v in data.items() if k not in _EXECUTION_KEYS}, sort_keys=True)
 
 
 def _finite_or_none(v: Any) -> float | None:

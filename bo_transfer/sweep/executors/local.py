@@ -38,7 +38,10 @@ class LocalExecutor:
         return f"local, {self.workers} worker{'s' if self.workers > 1 else ''}"
 
     def run(self, tasks: Sequence[Task]) -> Iterator[RunResult]:
-        if self.workers <= 1 or len(tasks) <= 1:
+        # One worker runs in this process; a single task under more workers
+        # still gets one, so a run killed there (out of memory) is a lost
+        # worker, retried and then stored failed, not the sweep's death.
+        if self.workers <= 1 or not tasks:
             set_single_thread()
             for task in tasks:
                 yield from run_task(task)
