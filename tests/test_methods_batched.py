@@ -163,3 +163,30 @@ def test_the_source_fit_cache_key_names_the_data_and_the_fit():
     assert source_fit_key(X, y) != source_fit_key(X, y + 1e-12)
     assert source_fit_key(X, y) != source_fit_key(X, y, SOURCE_FIT + " other")
     assert source_fit_key(X[:4], y[:4]) != source_fit_key(X, y)
+
+
+def test_shgp_inherited_covariance_of_a_batch_is_each_runs_own():
+    """Stacked over S runs (one batched expression), the sources' posterior
+    mean, covariance and variance are each run's :class:`SourceHierarchy`'s,
+    to 1e-12."""
+    from bo_transfer.methods.hierarchical import SourceHierarchy, StackedHierarchies
+
+    hierarchies = []
+    for seed in (0, 1, 2):
+        pair = get_pair(f"gp:rho=0.9;-0.5,dim=2,instance={seed}")
+        method = make_method("shgp")
+        method.start(pair.source_data(seed, 10), pair.dim, seed)
+        hierarchies.append(method._hierarchy)
+    assert StackedHierarchies.stackable(hierarchies)
+    assert not StackedHierarchies.stackable([*hierarchies, SourceHierarchy([])])
+    stacked = StackedHierarchies(hierarchies)
+    generator = torch.Generator().manual_seed(1)
+    x1 = torch.rand(4, 3, 5, 2, generator=generator, dtype=torch.float64)  # b x S x n x d
+    x2 = torch.rand(4, 3, 6, 2, generator=generator, dtype=torch.float64)
+    for s, h in enumerate(hierarchies):
+        for ours, alone in (
+            (stacked.mean(x1)[:, s], h.mean(x1[:, s])),
+            (stacked.variance(x1)[:, s], h.variance(x1[:, s])),
+            (stacked.covariance(x1, x2)[:, s], h.covariance(x1[:, s], x2[:, s])),
+        ):
+            torch.testing.assert_close(ours, alone, rtol=0, atol=1e-12)
