@@ -4,7 +4,8 @@
         [--dims 2 4] [--methods ...] [--sweep-methods ...] [--workers 2]
         [--skip-methods] [--skip-sweep]
 
-Per method (one thread, this process): ``--seeds`` runs of the method on
+Per method (one thread, this process, CPU time: on a machine shared with
+other work, wall time measures the neighbours): ``--seeds`` runs of the method on
 ``gp:rho=0.5;-0.5,dim=D,instance=seed`` (two sources, one adversarial), once
 as sequential ``run_one`` calls and once as one seed block (``run_block``);
 prints the wall-time ratio batched / sequential and how many runs are equal
@@ -47,7 +48,7 @@ SWEEP_METHODS = ["cold-gp", "prior-mean", "rgpe", "mhgp", "pibo"]
 
 
 def per_method(methods: list[str], dims: list[int], seeds: int, budget: int, n_init: int) -> None:
-    print(f"Per method: {seeds} seeds, budget {budget}, n_init {n_init}, one thread")
+    print(f"Per method: {seeds} seeds, budget {budget}, n_init {n_init}, one thread, CPU seconds")
     print(
         "| method | dim | sequential s | batched s | batched / sequential "
         "| equal within tolerance | first proposal, max diff | identical runs |"
@@ -58,11 +59,11 @@ def per_method(methods: list[str], dims: list[int], seeds: int, budget: int, n_i
         for method in methods:
             specs = [RunSpec(pair, method, s, budget, n_init, 32) for s in range(seeds)]
             run_one(RunSpec(pair, method, 10_000, n_init + 1, n_init, 32))  # warm-up
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             sequential = [run_one(s) for s in specs]
-            t1 = time.perf_counter()
+            t1 = time.process_time()
             batched = run_block(specs)
-            t2 = time.perf_counter()
+            t2 = time.process_time()
             done = [(a, b) for a, b in zip(sequential, batched) if a.status == b.status == "done"]
             same = sum(a.X == b.X for a, b in done)
             first = [
