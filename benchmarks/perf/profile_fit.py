@@ -1,7 +1,7 @@
 """Where a method's per-iteration time goes: L-BFGS iterations x cost per step.
 
     python benchmarks/perf/profile_fit.py [--configs 1x32 5x32] [--methods mtgp mtgp-botorch]
-        [--profile]
+        [--profile] [--pair PAIR]
 
 For each method and configuration (SOURCESxPOINTS of a ``gp`` pair at rho 0.9,
 dim 2), runs ``--iterations`` BO iterations after a 5-point initial design
@@ -9,7 +9,10 @@ dim 2), runs ``--iterations`` BO iterations after a 5-point initial design
 share spent fitting, the L-BFGS-B iterations and marginal-likelihood
 evaluations per fit, and the time per evaluation (forward + backward). With
 ``--profile``, pyinstrument's flat profile (functions by own time) of the
-whole loop follows each table.
+whole loop follows each table. With ``--pair``, that pair (its own sources,
+``POINTS`` points each; ``SOURCES`` is ignored) replaces the ``gp`` pair, e.g.
+``--pair branin:n_sources=2,instance=0 --configs 2x24`` for the literature
+study's two-source Branin pair.
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ from bo_transfer.sweep.executors import set_single_thread
 from bo_transfer.sweep.runner import EXACT_SOLVE_MAX
 
 
-def loop(method_name: str, k: int, n: int, iterations: int) -> dict:
+def loop(method_name: str, k: int, n: int, iterations: int, pair_name: str | None = None) -> dict:
     import gpytorch
     import torch
 
-    pair = get_pair(f"gp:rho={';'.join(['0.9'] * k)},dim=2")
+    pair = get_pair(pair_name or f"gp:rho={';'.join(['0.9'] * k)},dim=2")
     method = make_method(method_name)
     method.start(pair.source_data(0, n), pair.dim, seed=0)
     method.timings = dict.fromkeys(method.timings, 0.0)  # source fits are setup, not loop
@@ -59,12 +62,16 @@ def main() -> None:
     parser.add_argument("--methods", nargs="*", default=["cold-gp", "mtgp", "mtgp-botorch"])
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="pyinstrument flat profile")
+    parser.add_argument("--pair", default=None, help="a pair instead of the gp pairs")
     args = parser.parse_args()
     set_single_thread()
     loop("cold-gp", 1, 8, 1)  # warm-up: one-off costs of the first fit in a process
     for config in args.configs:
         k, n = (int(v) for v in config.split("x"))
-        print(f"{k} source(s) x {n} points, {args.iterations} iterations from 5 target points")
+        where = (
+            f"{args.pair}, {n} points per source" if args.pair else f"{k} source(s) x {n} points"
+        )
+        print(f"{where}, {args.iterations} iterations from 5 target points")
         print(
             "| method | s per iteration | fit share | L-BFGS iterations | evaluations "
             "| ms per evaluation |"
@@ -77,7 +84,7 @@ def main() -> None:
 
                 profiler = Profiler(interval=0.005)
                 profiler.start()
-            r = loop(name, k, n, args.iterations)
+            r = loop(name, k, n, args.iterations, args.pair)
             if args.profile:
                 profiler.stop()
                 text = profiler.output_text(flat=True, show_all=False)

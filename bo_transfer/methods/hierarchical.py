@@ -252,11 +252,89 @@ class SourceHierarchy:
         return (self._top_variance - (w**2).sum(-1)).clamp_min(0)
 
 
+class StackedHierarchies:
+    """The posteriors of S runs' :class:`SourceHierarchy` (the same levels'
+    sizes in every run, as the seeds of a block have) evaluated as one batched
+    expression: inputs `... x S x n x d`, run ``s``'s hierarchy at position
+    ``S``. What :func:`~bo_transfer.methods.batch.per_seed` over the
+    hierarchies computes, without S Python calls per evaluation (the inherited
+    covariance is evaluated at every marginal-likelihood and acquisition
+    evaluation of ``shgp``'s target level).
+
+    Args:
+        hierarchies: non-empty hierarchies of equal shapes
+            (:meth:`stackable`).
+    """
+
+    def __init__(self, hierarchies: list[SourceHierarchy]) -> None:
+        first = hierarchies[0]
+        self._sees = first._sees  # levels x N, the same in every run
+        self._X = torch.stack([h._X for h in hierarchies])  # S x N x d
+        self._alpha = torch.stack([h._alpha for h in hierarchies])  # S x N
+        self._L_inv = torch.stack([h._L_inv for h in hierarchies])  # S x N x N
+        self._lengthscales = [
+            torch.stack([h.levels[m].lengthscale for h in hierarchies]).unsqueeze(-2)
+            for m in range(len(first.levels))
+        ]  # per level, S x 1 x d
+        self._outputscales = [
+            torch.stack([h.levels[m].outputscale for h in hierarchies])[:, None, None]
+            for m in range(len(first.levels))
+        ]  # per level, S x 1 x 1
+        self._top_mean = torch.stack([torch.as_tensor(h._top_mean) for h in hierarchies])
+        self._top_variance = torch.stack([torch.as_tensor(h._top_variance) for h in hierarchies])
+
+    @staticmethod
+    def stackable(hierarchies: list[SourceHierarchy]) -> bool:
+        """Whether the hierarchies have levels, all of the same sizes."""
+        shapes = {
+            tuple(tuple(lvl.X.shape) for lvl in h.levels) if h.levels else None for h in hierarchies
+        }
+        return len(shapes) == 1 and None not in shapes
+
+    def _kernel(self, m: int, x1: Tensor, x2: Tensor) -> Tensor:
+        """Level ``m``'s own covariance per run, as :meth:`Level.kernel`."""
+        z1, z2 = x1 / self._lengthscales[m], x2 / self._lengthscales[m]
+        sq = (z1**2).sum(-1, keepdim=True) - 2 * z1 @ z2.mT + (z2**2).sum(-1).unsqueeze(-2)
+        return self._outputscales[m] * torch.exp(-0.5 * sq.clamp_min(0))
+
+    def _cross(self, x: Tensor) -> Tensor:
+        return sum(self._kernel(m, x, self._X) * s for m, s in enumerate(self._sees))
+
+    def mean(self, x: Tensor) -> Tensor:
+        """`... x S x n` posterior means of the top levels."""
+        return self._top_mean.unsqueeze(-1) + (self._cross(x) @ self._alpha.unsqueeze(-1)).squeeze(
+            -1
+        )
+
+    def covariance(self, x1: Tensor, x2: Tensor) -> Tensor:
+        """`... x S x n1 x n2` posterior covariances of the top levels."""
+        prior = sum(self._kernel(m, x1, x2) for m in range(len(self._sees)))
+        w1 = self._cross(x1) @ self._L_inv.mT
+        w2 = self._cross(x2) @ self._L_inv.mT
+        return prior - w1 @ w2.mT
+
+    def variance(self, x: Tensor) -> Tensor:
+        """`... x S x n` posterior variances of the top levels."""
+        w = self._cross(x) @ self._L_inv.mT
+        return (self._top_variance.unsqueeze(-1) - (w**2).sum(-1)).clamp_min(0)
+
+
+def hierarchy_means(hierarchies: list[SourceHierarchy]) -> Callable[[Tensor], Tensor]:
+    """S runs' top-level posterior means as one function of `... x S x n x d`
+    inputs (`... x S x n`): batched where the hierarchies stack."""
+    if StackedHierarchies.stackable(hierarchies):
+        return StackedHierarchies(hierarchies).mean
+    means = [h.mean for h in hierarchies]
+    return lambda x: per_seed(means, x)
+
+
 class InheritedCovariance(Kernel):
     """The posterior covariance of the levels below, as a fixed kernel in a
     level's standardized units (divided by ``scale^2``, the square of the
     standard deviation its residuals were standardized by); one per run of a
-    batch of S runs (inputs `... x S x n x d`). No parameters.
+    batch of S runs (inputs `... x S x n x d`), all runs in one expression
+    (:class:`StackedHierarchies`) where their hierarchies have the same shapes.
+    No parameters.
 
     Args:
         hierarchies: each run's levels below.
@@ -266,20 +344,34 @@ class InheritedCovariance(Kernel):
     def __init__(self, hierarchies: list[SourceHierarchy], scales: Tensor) -> None:
         super().__init__()
         self.hierarchies = hierarchies
+        self.stacked = (
+            StackedHierarchies(hierarchies) if StackedHierarchies.stackable(hierarchies) else None
+        )
         self.register_buffer("inv_scale2", scales.detach().reshape(-1) ** -2)
 
     def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, **params) -> Tensor:
         if diag:
-            var = per_seed([h.variance for h in self.hierarchies], x1)
+            if self.stacked is not None:
+                var = self.stacked.variance(x1)
+            else:
+                var = per_seed([h.variance for h in self.hierarchies], x1)
             return var * self.inv_scale2.unsqueeze(-1)
-        # x2 rides along with x1, so per_seed hands each run its own pair.
-        batch = torch.broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
-        n1 = x1.shape[-2]
-        both = torch.cat([x1.expand(*batch, *x1.shape[-2:]), x2.expand(*batch, *x2.shape[-2:])], -2)
-        cov = per_seed(
-            [lambda x, h=h: h.covariance(x[..., :n1, :], x[..., n1:, :]) for h in self.hierarchies],
-            both,
-        )
+        if self.stacked is not None:
+            cov = self.stacked.covariance(x1, x2)
+        else:
+            # x2 rides along with x1, so per_seed hands each run its own pair.
+            batch = torch.broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
+            n1 = x1.shape[-2]
+            both = torch.cat(
+                [x1.expand(*batch, *x1.shape[-2:]), x2.expand(*batch, *x2.shape[-2:])], -2
+            )
+            cov = per_seed(
+                [
+                    lambda x, h=h: h.covariance(x[..., :n1, :], x[..., n1:, :])
+                    for h in self.hierarchies
+                ],
+                both,
+            )
         return cov * self.inv_scale2.unsqueeze(-1).unsqueeze(-1)
 
 
@@ -332,7 +424,7 @@ class SHGP(BatchedMethod):
         """One level of S runs as a batch-``S`` GP: run ``s``'s level on
         ``values[s]`` (`S x n`) at ``X[s]`` (`S x n x d`) over ``below[s]``."""
         with torch.no_grad():
-            residual = values - per_seed([h.mean for h in below], X)
+            residual = values - hierarchy_means(below)(X)
         own = ScaleKernel(
             get_covar_module_with_dim_scaled_prior(
                 ard_num_dims=X.shape[-1], batch_shape=torch.Size([len(methods)])
@@ -376,8 +468,7 @@ class SHGP(BatchedMethod):
         ``y``, `S x n`); inputs `b x S x 1 x d`."""
         hierarchies = [m._hierarchy.on(X.device) for m in methods]
         target = cls.fit_levels(methods, X, -y, hierarchies, slot="target")
-        means = [h.mean for h in hierarchies]
-        return StackLogEI(target, lambda x: per_seed(means, x), best_f=(-y).max(-1).values)
+        return StackLogEI(target, hierarchy_means(hierarchies), best_f=(-y).max(-1).values)
 
     def acquisition(self, X: Tensor, y: Tensor) -> StackLogEI:
         """This run's LogEI for ``X`` (`n x d`), ``y`` (`n`): a batch of one."""

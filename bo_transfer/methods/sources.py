@@ -20,6 +20,8 @@ import hashlib
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
+import botorch
+import gpytorch
 import torch
 from botorch.models import SingleTaskGP
 from gpytorch.kernels import RBFKernel
@@ -30,24 +32,49 @@ from bo_transfer.methods.gp import load_parameters, parameters_of, source_arrays
 if TYPE_CHECKING:
     from bo_transfer.methods.base import Method
 
-#: Fitted source-GP hyperparameters by source data (content hash), per process:
-#: methods and runs that see the same source data (same pair, seed and source
-#: options) fit it once. Bounded, least recently used first out.
+#: Fitted source-GP hyperparameters by source data and fit configuration
+#: (content hash), per process: methods and runs that see the same source data
+#: (same pair, seed and source options) fit it once. Bounded, least recently
+#: used first out.
 _SOURCE_FITS: OrderedDict[str, dict[str, Tensor]] = OrderedDict()
 _SOURCE_FITS_MAX = 256
+
+#: What a source fit is, part of its cache key: a change here (or in the
+#: library versions) can never return a fit made another way.
+SOURCE_FIT = (
+    "SingleTaskGP(BoTorch defaults) on -standardize(y); fit_gpytorch_mll defaults; "
+    f"seeded by the data; botorch {botorch.__version__}, gpytorch {gpytorch.__version__}"
+)
+
+
+def source_fit_key(X: Tensor, y: Tensor, config: str = SOURCE_FIT) -> str:
+    """The cache key of a fit of ``config`` to ``(X, y)``: a hash of the
+    configuration, the tensors' dtypes and shapes, and their bytes."""
+    digest = hashlib.sha1(config.encode())
+    for t in (X, y):
+        digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def fit_source_models(method: Method) -> list[SingleTaskGP]:
     """One GP per source of ``method``'s run on standardized source values (so
     every source model predicts in the same units, `-y` standardized), fitted
     (timed and fault-counted on ``method``) once per distinct source data in a
-    process and reused by every method and run that sees the same data."""
+    process and reused by every method and run that sees the same data.
+
+    A fit draws its random numbers (BoTorch's restarts after an optimisation
+    warning) from a generator seeded by its key, so a fit from the cache is,
+    to the bit, the fit the run would make itself.
+    """
     models = []
     for X, y in source_arrays(method.sources):
-        key = hashlib.sha1(X.numpy().tobytes() + y.numpy().tobytes()).hexdigest()
+        key = source_fit_key(X, y)
         cached = _SOURCE_FITS.get(key)
         if cached is None:
-            model = method.fit_gp(X, standardize(y), slot=None)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(key[:15], 16))
+                model = method.fit_gp(X, standardize(y), slot=None)
             _SOURCE_FITS[key] = parameters_of(model)
             while len(_SOURCE_FITS) > _SOURCE_FITS_MAX:
                 _SOURCE_FITS.popitem(last=False)
