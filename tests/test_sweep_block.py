@@ -8,7 +8,6 @@ import math
 
 import pytest
 import torch
-
 from layouts import assert_frames_agree, assert_results_agree
 
 from bo_transfer.cli import main as cli_main
