@@ -37,7 +37,8 @@ out = {}
 for method in ("cold-gp", "prior-mean"):
     specs = [RunSpec("gp:rho=0.9,dim=2", method, s, budget, 5, 20) for s in range(8)]
     t0 = time.perf_counter(); block = run_block(specs); t_block = time.perf_counter() - t0
-    t0 = time.perf_counter(); alone = [run_one(s) for s in specs]; t_alone = time.perf_counter() - t0
+    t0 = time.perf_counter(); alone = [run_one(s) for s in specs]
+    t_alone = time.perf_counter() - t0
     same = sum(a.X == b.X and a.y == b.y for a, b in zip(block, alone))
     out[method] = {"block_s": t_block, "alone_s": t_alone, "identical": same}
 print(json.dumps(out))
