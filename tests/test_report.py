@@ -4,6 +4,7 @@ of every method and family in the table, and the ``report`` command's flags."""
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,8 @@ from bo_transfer.analysis.signed_rank import detectable_shift
 from bo_transfer.cli import main
 from bo_transfer.methods import METHODS, Method
 from bo_transfer.problems import FAMILIES
+
+RESULTS = Path(__file__).parent.parent / "results"
 
 METHOD_NAMES = {
     "random": "random",
@@ -236,7 +239,8 @@ def test_an_entry_without_bibtex_falls_back_to_misc(monkeypatch):
 
 def latex_structure_errors(tex: str) -> list[str]:
     """A structural LaTeX check: environments nest, braces balance, and every
-    tabular row has as many cells as the column spec."""
+    row of every tabular and longtable has as many cells as its column spec
+    (a ``\\multicolumn{n}`` counts as n)."""
     errors, stack = [], []
     body = re.sub(r"\\[{}%&$#_]", "", tex)
     if body.count("{") != body.count("}"):
@@ -247,12 +251,16 @@ def latex_structure_errors(tex: str) -> list[str]:
         elif not stack or stack.pop() != env:
             errors.append(f"\\end{{{env}}} without its \\begin")
     errors += [f"\\begin{{{env}}} never ended" for env in stack]
-    spec = re.search(r"\\begin\{tabular\}\{([lrc]+)\}", tex)
-    inner = tex.split(spec.group(0))[1].split(r"\end{tabular}")[0]
-    for row in inner.split(r"\\")[:-1]:
-        row = re.sub(r"\\(toprule|midrule|bottomrule)", "", row).strip()
-        if row and row.count("&") - row.count(r"\&") != len(spec.group(1)) - 1:
-            errors.append(f"row with wrong cell count: {row[:40]}")
+    tables = re.findall(r"\\begin\{(tabular|longtable)\}\{([lrc]+)\}(.*?)\\end\{\1\}", tex, re.S)
+    if not tables:
+        errors.append("no tabular or longtable")
+    for _, spec, inner in tables:
+        for row in inner.split(r"\\")[:-1]:
+            row = re.sub(r"\\(toprule|midrule|bottomrule|endfirsthead|endhead|endfoot)", "", row)
+            row = re.sub(r"\\caption\{.*\}\\label\{[^}]*\}", "", row, flags=re.S).strip()
+            spans = sum(int(n) - 1 for n in re.findall(r"\\multicolumn\{(\d+)\}", row))
+            if row and row.count("&") - row.count(r"\&") + spans != len(spec) - 1:
+                errors.append(f"row with wrong cell count: {row[:40]}")
     return errors
 
 
@@ -260,24 +268,30 @@ def test_latex_table_is_well_formed(written):
     report, out = written
     tex = (out / "table.tex").read_text()
     assert latex_structure_errors(tex) == []
-    assert tex.count(r"\textbf{") == report.table[C.PAIR].nunique()
-    assert r"\caption{Budget 8 evaluations, 10 seeds" in tex
+    long = tex[tex.index(r"\begin{longtable}") :]
+    assert long.count(r"\textbf{") == report.table[C.PAIR].nunique()
+    assert r"\caption{Budget 8 evaluations, 10 seeds" in long
     for marker in ("$+$", "$-$", "base"):
-        assert marker in tex
+        assert marker in long
+    # the compact table first: a row per setting, a column per non-baseline method
+    pivot = tex[: tex.index(r"\begin{longtable}")]
+    assert r"\begin{tabular}{lrrr}" in pivot and r"\rotatebox{90}{prior-mean}" in pivot
+    assert "rho=-0.9" in pivot and r"$^{-}$" in pivot and r"$^{+}$" in pivot
     # the checker itself catches a broken table
     assert latex_structure_errors(tex.replace(r"\end{tabular}", "", 1))
     assert latex_structure_errors(tex.replace(" & ", " ", 1))
+    assert latex_structure_errors(long.replace(" & ", " ", 3))
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
-def test_latex_table_compiles_with_its_references(written, tmp_path):
-    _, out = written
-    shutil.copy(out / "references.bib", tmp_path)
+def _pdflatex(tmp_path, body: str, options: str = "margin=1cm,landscape", bib: bool = True):
+    """Compile ``body`` in an article with the packages table.tex needs (and
+    its bibliography); returns the last pdflatex run's output."""
     (tmp_path / "paper.tex").write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage[margin=1cm,landscape]"
-        "{geometry}\n\\begin{document}\n"
-        + (out / "table.tex").read_text()
-        + "\\bibliographystyle{plain}\n\\bibliography{references}\n\\end{document}\n"
+        "\\documentclass{article}\n\\usepackage{booktabs,longtable,graphicx}\n"
+        f"\\usepackage[{options}]{{geometry}}\n\\begin{{document}}\n"
+        + body
+        + ("\\bibliographystyle{plain}\n\\bibliography{references}\n" if bib else "")
+        + "\\end{document}\n"
     )
 
     def run(*cmd):
@@ -285,13 +299,37 @@ def test_latex_table_compiles_with_its_references(written, tmp_path):
 
     first = run("pdflatex", "-interaction=nonstopmode", "-halt-on-error", "paper.tex")
     assert first.returncode == 0, first.stdout[-2000:]
-    if shutil.which("bibtex"):
+    last = first
+    if bib and shutil.which("bibtex"):
         assert run("bibtex", "paper").returncode == 0
         run("pdflatex", "-interaction=nonstopmode", "paper.tex")
         last = run("pdflatex", "-interaction=nonstopmode", "-halt-on-error", "paper.tex")
         assert last.returncode == 0
         assert "undefined" not in last.stdout, last.stdout[-2000:]
     assert (tmp_path / "paper.pdf").stat().st_size > 0
+    return last.stdout
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_latex_table_compiles_with_its_references(written, tmp_path):
+    """Both tables compile with the bibliography; the long table breaks
+    across pages (longtable)."""
+    _, out = written
+    shutil.copy(out / "references.bib", tmp_path)
+    log = _pdflatex(tmp_path, (out / "table.tex").read_text())
+    assert "Output written on paper.pdf" in log
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+@pytest.mark.parametrize("study", ["correlation", "literature"])
+def test_committed_pivot_table_fits_a_portrait_page(study, tmp_path):
+    """The committed studies' compact table (13 methods x 18 settings): one
+    portrait page, nothing wider than the text."""
+    tex = (RESULTS / study / "table.tex").read_text()
+    pivot = tex[: tex.index(r"{\footnotesize")]
+    shutil.copy(RESULTS / study / "references.bib", tmp_path)
+    log = _pdflatex(tmp_path, pivot + "\\nocite{*}\n", options="a4paper,margin=2.5cm")
+    assert "(1 page" in log and "Overfull \\hbox" not in log, log[-3000:]
 
 
 def test_to_latex_escapes_labels():
@@ -341,7 +379,7 @@ def test_index_html_renders_in_a_real_browser(written, tmp_path):
     report, out = written
     page = (out / "index.html").read_text()
     # self-contained: nothing fetched from anywhere
-    assert not re.search(r"""(src|href)=["'](?!data:)""", page)
+    assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)
     probe = tmp_path / "probe.html"
     probe.write_text(page.replace("</html>", CHECK))
     flags = [
@@ -369,6 +407,62 @@ def test_index_html_renders_in_a_real_browser(written, tmp_path):
     n_tables = int(re.search(r'data-tables="(\d+)"', dom).group(1))
     assert n_tables >= 4  # verdicts, at 4 evaluations, methods, diagnostics
     assert 'class="negative"' in dom and "prior-mean" in dom
+
+
+# Appended to a copy of the page: where the summary and the headline figure
+# are, and whether anything is wider than the window (a table in its own
+# scrolling box counts too).
+LAYOUT = """<script>window.addEventListener('load', () => {
+  const d = document.documentElement, b = document.body.dataset;
+  const y = (el, side) => el ? Math.round(el.getBoundingClientRect()[side] + window.scrollY) : -1;
+  b.summaryBottom = y(document.getElementById('summary'), 'bottom');
+  b.headlineTop = y(document.querySelector('#when-transfer-hurts img'), 'top');
+  b.overflow = d.scrollWidth - d.clientWidth;
+  b.scrolling = [...document.querySelectorAll('.scroll')]
+    .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.closest('section').id).join(' ') || 'none';
+  b.imgs = [...document.images].filter(i => i.complete && i.naturalWidth > 0).length;
+});</script></html>"""
+
+
+def _browser(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1400,1500",
+        "--virtual-time-budget=5000",
+    ]
+    return subprocess.run(
+        [CHROMIUM, *flags, *args, page.as_uri()], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+@pytest.mark.parametrize("which", ["synthetic", "correlation", "literature", "multisource"])
+def test_report_page_answers_first_at_1400_px(which, written, tmp_path):
+    """At 1400 px the summary and the headline figure are in the first
+    1,500 px, and nothing is wider than the window. The screenshot of that
+    first screen is kept in the test's output folder (printed)."""
+    index = written[1] / "index.html" if which == "synthetic" else RESULTS / which / "index.html"
+    probe = tmp_path / "probe.html"
+    probe.write_text(index.read_text().replace("</html>", LAYOUT))
+    dom = _browser(probe, tmp_path, "--dump-dom")
+    facts = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', re.search(r"<body[^>]*>", dom.stdout)[0]))
+    assert 0 < int(facts["summary-bottom"]) < 1500, facts
+    assert 0 < int(facts["headline-top"]) < 1500, facts
+    assert int(facts["overflow"]) <= 0 and facts["scrolling"] == "none", facts
+    shot = tmp_path / f"screenshot-{which}.png"
+    _browser(index, tmp_path, f"--screenshot={shot}")
+    assert shot.stat().st_size > 10_000
+    print(f"screenshot: {shot}")
 
 
 def run_cli(capsys, *argv):
