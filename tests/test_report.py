@@ -532,3 +532,39 @@ def test_a_file_that_is_not_an_export_is_one_line(tmp_path, capsys):
     assert main(["report", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a bo-transfer export" in err
+
+
+def _line_colors(fig) -> dict[str, str]:
+    """method -> the colour its lines are drawn in, read from the figure's legend."""
+    from matplotlib.colors import to_hex
+
+    legend = fig.legends[0]
+    return {
+        t.get_text(): to_hex(h.get_color())
+        for t, h in zip(legend.get_texts(), legend.legend_handles)
+    }
+
+
+def test_a_method_keeps_its_colour_and_marker_across_reports_with_other_methods(sweep_frame):
+    """Two reports of different method sets (one also with a method the
+    package does not know): prior-mean looks the same in both, in every
+    figure, and a built-in method's colour is fixed."""
+    from bo_transfer.analysis import method_style
+
+    small = sweep_frame[sweep_frame[C.METHOD].isin(["cold-gp", "prior-mean"])]
+    a = build_report(small, baseline="cold-gp")
+    b = build_report(sweep_frame, baseline="cold-gp")
+    for report in (a, b):
+        assert report.styles["prior-mean"] == method_style("prior-mean")
+    regret_a = _line_colors(a.figures["regret_curves"][2])
+    regret_b = _line_colors(b.figures["regret_curves"][2])
+    assert regret_a["prior-mean"] == regret_b["prior-mean"] == "#0072b2"
+    assert regret_a["cold-gp"] == regret_b["cold-gp"] == "#000000"
+    # a name the package does not know: the same style from its name alone
+    assert method_style("my-method") == method_style("my-method")
+    assert b.styles["init"] == method_style("init")
+    # no two built-in methods look alike
+    from bo_transfer.analysis.figures import BUILTIN_STYLES
+
+    looks = {(s.color, s.marker) for s in BUILTIN_STYLES.values()}
+    assert len(looks) == len(BUILTIN_STYLES) and set(METHODS.names()) <= set(BUILTIN_STYLES)
