@@ -272,6 +272,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UserError(
             f"--baseline {args.baseline!r} is not in the results; methods: {', '.join(methods)}"
         )
+    study = f"{source.parent.name}/{source.name}" if source.is_file() else source.name
     chosen = _method_list("--methods", args.methods, methods)
     highlight = _method_list("--highlight", args.highlight, methods) or []
     at = _parse_budgets(args.at, int(df.groupby("run_key")["iteration"].max().min()))
@@ -284,7 +285,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         failed=load_failed(args.input),
         methods=chosen,
         highlight=tuple(highlight),
-        title=f"bo_transfer report: {source.stem if source.is_file() else source.name}",
+        title=f"bo_transfer report: {study}",
     )
     try:
         written = report.write(out)

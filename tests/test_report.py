@@ -1,6 +1,7 @@
 """The report's files: LaTeX that compiles, a page a browser renders, the BibTeX
 of every method and family in the table, and the ``report`` command's flags."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -450,7 +451,7 @@ def _browser(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProc
 def test_report_page_answers_first_at_1400_px(which, written, tmp_path):
     """At 1400 px the summary and the headline figure are in the first
     1,500 px, and nothing is wider than the window. The screenshot of that
-    first screen is kept in the test's output folder (printed)."""
+    first screen is kept as the test's output (its path printed)."""
     index = written[1] / "index.html" if which == "synthetic" else RESULTS / which / "index.html"
     probe = tmp_path / "probe.html"
     probe.write_text(index.read_text().replace("</html>", LAYOUT))
@@ -459,7 +460,10 @@ def test_report_page_answers_first_at_1400_px(which, written, tmp_path):
     assert 0 < int(facts["summary-bottom"]) < 1500, facts
     assert 0 < int(facts["headline-top"]) < 1500, facts
     assert int(facts["overflow"]) <= 0 and facts["scrolling"] == "none", facts
-    shot = tmp_path / f"screenshot-{which}.png"
+    # Kept where CI collects test output (BO_TRANSFER_TEST_OUTPUT), else in tmp_path.
+    keep = Path(os.environ.get("BO_TRANSFER_TEST_OUTPUT") or tmp_path)
+    keep.mkdir(parents=True, exist_ok=True)
+    shot = keep / f"screenshot-{which}.png"
     _browser(index, tmp_path, f"--screenshot={shot}")
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
