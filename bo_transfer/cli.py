@@ -283,6 +283,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         at=at,
         margin=args.margin,
         failed=load_failed(args.input),
+        family=args.family,
+        correction=args.correction,
         methods=chosen,
         highlight=tuple(highlight),
         title=f"bo_transfer report: {study}",
@@ -486,6 +488,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--at", help="also judge the runs at these budgets (evaluations), e.g. --at 10,25,50"
+    )
+    s.add_argument(
+        "--family",
+        choices=["setting", "method", "table"],
+        default="setting",
+        help="which comparisons one multiple-testing correction covers: those with the "
+        "baseline on one pair (setting, default), one method's over every pair (method), or "
+        "the whole table by the rules of earlier reports (table)",
+    )
+    s.add_argument(
+        "--correction",
+        choices=["holm", "bh"],
+        default="holm",
+        help="holm (family-wise error, default) or bh (Benjamini-Hochberg false discovery "
+        "rate, for screening)",
     )
     s.add_argument(
         "--methods",

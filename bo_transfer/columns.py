@@ -41,4 +41,4 @@ REPORT_COLUMNS = [
     "n_failed",
 ]
 
-VERDICTS = ("baseline", "positive", "negative", "equivalent", "inconclusive")
+VERDICTS = ("baseline", "positive", "negative", "equivalent", "inconclusive", "untestable")

@@ -138,9 +138,14 @@ def test_table_matches_hand_computation():
             assert row["p_raw"] == pytest.approx(raw_p[-1])
             assert row["effect"] == pytest.approx(walsh_median(d))
             assert row["win_rate"] == pytest.approx(np.mean(d < 0))
-    # one two-sided test per cell, Holm over the 4 cells
+    # one two-sided test per cell, Holm within each setting (its 2 cells) by
+    # default, over all 4 cells with --family table
+    for i in (0, 2):
+        for (pair, m), adjusted in zip(keys[i : i + 2], holm_by_hand(raw_p[i : i + 2])):
+            assert table.loc[(pair, m), "p_value"] == pytest.approx(adjusted)
+    whole = summarize(df, baseline="cold-gp", family="table").set_index([C.PAIR, C.METHOD])
     for (pair, m), adjusted in zip(keys, holm_by_hand(raw_p)):
-        assert table.loc[(pair, m), "p_value"] == pytest.approx(adjusted)
+        assert whole.loc[(pair, m), "p_value"] == pytest.approx(adjusted)
     assert set(table.xs("warm", level=C.METHOD)["verdict"]) == {"positive"}
     assert set(table.xs("bad", level=C.METHOD)["verdict"]) == {"negative"}
     assert set(table.xs("cold-gp", level=C.METHOD)["verdict"]) == {"baseline"}
@@ -360,13 +365,14 @@ def test_verdicts_split_no_significance_into_equivalent_and_inconclusive():
         verdicts_from_runs(frame, margin=0.0)
 
 
-def test_cells_without_paired_seeds_are_inconclusive_and_left_out_of_holm():
+def test_cells_without_paired_seeds_are_untestable_and_left_out_of_holm():
     rng = np.random.default_rng(5)
     base = rng.normal(-1, 0.3, 10)
     frame = per_run_frame(base, {"better": base - 1.0 + rng.normal(0, 0.05, 10)})
     alone = pd.DataFrame({C.PAIR: "q", C.METHOD: "better", C.SEED: range(10), "auc": base})
-    v = verdicts_from_runs(pd.concat([frame, alone])).set_index([C.PAIR, C.METHOD])
-    assert v.loc[("q", "better"), "verdict"] == "inconclusive"
+    v = verdicts_from_runs(pd.concat([frame, alone]), family="table")
+    v = v.set_index([C.PAIR, C.METHOD])
+    assert v.loc[("q", "better"), "verdict"] == "untestable"
     assert v.loc[("q", "better"), "n_paired"] == 0
     # one tested cell: its adjusted p is its own p (not doubled by an untested cell)
     assert v.loc[("p", "better"), "p_value"] == v.loc[("p", "better"), "p_raw"] == 2.0**-9

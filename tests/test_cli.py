@@ -166,16 +166,16 @@ def test_report_counts_failed_runs_per_cell_and_takes_a_margin(tmp_path, capsys,
     for pair in sweep.pairs:
         lost = failed.get((pair, "flaky-test"), 0)
         assert tuple(table.loc[(pair, "flaky-test"), ["n_seeds", "n_failed"]]) == (8 - lost, lost)
-        assert tuple(table.loc[(pair, "random"), ["n_seeds", "n_paired", "n_failed"]]) == (
-            8,
-            8 - lost,
-            0,
-        )
+        # the baseline's failures are charged: every seed stays paired
+        assert tuple(table.loc[(pair, "random"), ["n_seeds", "n_paired", "n_failed"]]) == (8, 8, 0)
     md = (out / "table.md").read_text()
-    assert "Cells that lost seeds (of 8)" in md and "±0.37 log10 units" in md
-    for bad in ("0", "-1", "nan", "x"):
-        code, _, err = run_cli(capsys, "report", str(tmp_path), "--margin", bad)
-        assert code == 2 and "--margin" in err and err.count("\n") == 1
+    assert "charged normalized regret 1 (not dropped)" in md and "±0.37 log10 units" in md
+    for flag, bad in [("--margin", v) for v in ("0", "-1", "nan", "x")] + [
+        ("--family", "pair"),
+        ("--correction", "bonferroni"),
+    ]:
+        code, _, err = run_cli(capsys, "report", str(tmp_path), flag, bad)
+        assert code == 2 and flag in err and err.count("\n") == 1
 
 
 def test_version_prints_the_package_version(capsys):

@@ -104,22 +104,50 @@ def test_caption_states_margin_tolerance_and_smallest_detectable_effect(sweep_fr
     report, _ = written
     caption = report.caption
     assert "±0.1 log10 units (the margin)" in caption and "within 1e-06 log10 units" in caption
-    # 10 seeds, 18 tested cells: the shift is detectable_shift's, in SD and in log10 units
-    shift = detectable_shift(10, 0.05 / 18)
-    assert f"with 10 paired seeds and 18 tested cells, a shift of {shift:.2f} standard" in caption
-    assert "Cells that lost seeds" not in caption
-    # 6 seeds, 18 cells: 2^(1-6) = 0.031 > 0.05/18, and 2^(1-10) < 0.05/18 <= 2^(1-9)
+    # 10 seeds, 3 tested cells per setting: the shift is detectable_shift's
+    shift = detectable_shift(10, 0.05 / 3)
+    assert (
+        f"with 10 paired seeds and 3 tested cells per setting, a shift of {shift:.2f} standard"
+        in caption
+    )
+    assert "charged" not in caption
+    # the family and what it means for the whole table: 6 settings x 0.05
+    assert "Holm-corrected within each setting" in caption
+    assert "Error control is per setting" in caption and "6 x 0.05 = 0.3 false verdicts" in caption
+    whole = build_report(sweep_frame, family="table", correction="bh").caption
+    assert "Benjamini-Hochberg-corrected over the whole table" in whole
+    assert "1 x 0.05 = 0.05 false verdicts" in whole
+    # 6 seeds, 3 cells: 2^(1-6) = 0.031 > 0.05/3, and 2^(1-7) < 0.05/3
     few = build_report(sweep_frame[sweep_frame[C.SEED] < 6])
     assert set(few.table["verdict"]) <= {"baseline", "equivalent", "inconclusive"}
-    assert "With 6 paired seeds and 18 tested cells no effect can be detected" in few.caption
-    assert "10 or more seeds are needed" in few.caption
+    assert (
+        "With 6 paired seeds and 3 tested cells per setting no difference can be detected"
+        in few.caption
+    )
+    assert "7 or more seeds are needed" in few.caption
     wide = build_report(sweep_frame, margin=0.5)
     assert "±0.5 log10 units" in wide.caption
 
 
-def test_failed_and_unpaired_seeds_are_counted_and_named(sweep_frame):
+def test_verdict_per_method_leads_the_report(written):
+    report, out = written
+    assert report.markdown().startswith("## Verdict per method")
+    page = report.html()
+    assert page.index("verdict across settings") < page.index('id="settings"')
+    assert report.latex().index("tab:method-verdicts") < report.latex().index("tab:transfer")
+    assert report.family["family"] == "setting" and report.family["n_families"] == 6
+    on_disk = pd.read_csv(out / "method_verdicts.csv")
+    pd.testing.assert_frame_equal(on_disk, report.method_verdicts, check_dtype=False)
+    assert (
+        "Ranks depend on which methods are in the pool" in report.figures["critical_difference"][1]
+    )
+
+
+def test_failed_runs_are_charged_not_dropped(sweep_frame):
+    """A failed run counts as normalized regret 1 (log10 regret 0) on its seed:
+    no cell loses a seed, and ``n_failed`` counts the charged runs."""
     pair = "gp:rho=0.9,dim=2,lengthscale=0.2,instance=0"
-    # the baseline lost seed 0 and prior-mean seeds 0-1 on one pair: both failed
+    # the baseline failed on seed 0 and prior-mean on seeds 0-1 of one pair
     lost = ((sweep_frame[C.PAIR] == pair) & (sweep_frame[C.SEED] == 0)) & (
         sweep_frame[C.METHOD].isin(["cold-gp", "prior-mean"])
     )
@@ -131,21 +159,24 @@ def test_failed_and_unpaired_seeds_are_counted_and_named(sweep_frame):
     failed = sweep_frame.loc[lost, [C.PAIR, C.METHOD, C.SEED]].drop_duplicates()
     report = build_report(sweep_frame[~lost], failed=failed)
     t = report.table.set_index([C.PAIR, C.METHOD])
-    assert tuple(t.loc[(pair, "cold-gp"), ["n_seeds", "n_paired", "n_failed"]]) == (9, 9, 1)
-    assert tuple(t.loc[(pair, "prior-mean"), ["n_seeds", "n_paired", "n_failed"]]) == (8, 8, 2)
-    # init lost nothing itself, but its seed 0 has no baseline to pair with
-    assert tuple(t.loc[(pair, "init"), ["n_seeds", "n_paired", "n_failed"]]) == (10, 9, 0)
+    assert tuple(t.loc[(pair, "cold-gp"), ["n_seeds", "n_paired", "n_failed"]]) == (9, 10, 1)
+    assert tuple(t.loc[(pair, "prior-mean"), ["n_seeds", "n_paired", "n_failed"]]) == (8, 10, 2)
+    # init lost nothing itself and stays paired on seed 0 with the charged baseline
+    assert tuple(t.loc[(pair, "init"), ["n_seeds", "n_paired", "n_failed"]]) == (10, 10, 0)
     assert (
-        f"Cells that lost seeds (of 10): {pair} / cold-gp: 9 seeds, 1 failed; "
-        f"{pair} / init: 9 paired, 0 failed; {pair} / prior-mean: 8 paired, 2 failed"
+        f"Failed or missing runs, charged normalized regret 1 (not dropped): {pair} / cold-gp: "
+        f"1 of 10; {pair} / prior-mean: 2 of 10"
     ) in report.caption
-    assert "10 (9 paired)" in report.markdown() and "8 (2 failed)" in report.markdown()
-    # a method whose every run failed on a pair keeps its row
+    assert "8 (2 failed)" in report.markdown()
+    # the same runs missing from an export (no failed list) are charged alike
+    from_export = build_report(sweep_frame[~lost]).table.set_index([C.PAIR, C.METHOD])
+    pd.testing.assert_frame_equal(from_export, t)
+    # a method whose every run failed on a pair keeps its row and is judged
     failed_all = pd.DataFrame({C.PAIR: pair, C.METHOD: "broken", C.SEED: range(10)})
     t = build_report(sweep_frame, failed=failed_all).table.set_index([C.PAIR, C.METHOD])
     row = t.loc[(pair, "broken")]
-    assert (row["n_seeds"], row["n_paired"], row["n_failed"]) == (0, 0, 10)
-    assert row["verdict"] == "inconclusive"
+    assert (row["n_seeds"], row["n_paired"], row["n_failed"]) == (0, 10, 10)
+    assert row["verdict"] == "negative"
 
 
 def test_critical_difference_is_drawn_only_when_it_can_say_something(sweep_frame):
@@ -328,9 +359,9 @@ def test_committed_pivot_table_fits_a_portrait_page(study, tmp_path):
     portrait page, nothing wider than the text."""
     tex = (RESULTS / study / "table.tex").read_text()
     pivot = tex[: tex.index(r"{\footnotesize")]
-    shutil.copy(RESULTS / study / "references.bib", tmp_path)
-    log = _pdflatex(tmp_path, pivot + "\\nocite{*}\n", options="a4paper,margin=2.5cm")
-    assert "(1 page" in log and "Overfull \\hbox" not in log, log[-3000:]
+    out = _pdflatex(tmp_path, pivot, options="a4paper,margin=2.5cm", bib=False)
+    log = (tmp_path / "paper.log").read_text()
+    assert "(1 page" in out and "Overfull \\hbox" not in log and "Float too large" not in log
 
 
 def test_to_latex_escapes_labels():

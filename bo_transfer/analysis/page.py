@@ -23,7 +23,7 @@ nav.toc { font-size: 0.9em; margin: 0.5em 0; } nav.toc a { margin-right: 1em; wh
 table.report { border-collapse: collapse; font-size: 0.85em; }
 table.report th, table.report td { border-bottom: 1px solid #ddd; padding: 0.2em 0.5em;
   text-align: right; white-space: nowrap; }
-table.report th { vertical-align: bottom; }
+table.report th { vertical-align: bottom; white-space: normal; }
 table.report th:first-child, table.report td:first-child { text-align: left; }
 table.report td.name, table.report th.name { text-align: left; white-space: normal;
   min-width: 12em; max-width: 26em; }

@@ -26,24 +26,33 @@ from bo_transfer.analysis.figures import (
     plot_transfer_gain,
     setting_layout,
 )
+from bo_transfer.analysis.method_level import method_verdicts
 from bo_transfer.analysis.page import figure_html, png_bytes, render_page
 from bo_transfer.analysis.ranking import CriticalDifference, critical_difference
 from bo_transfer.analysis.regret import run_metrics
 from bo_transfer.analysis.signed_rank import TIE_TOL, detectable_shift
 from bo_transfer.analysis.stats import (
     ALPHA,
+    CORRECTION_WORDS,
+    FAMILY_WORDS,
     MARGIN,
     METRIC_WORDS,
+    charge_failures,
+    family_summary,
     method_aggregates,
     paired_differences,
     summarize,
     zero_reference_pairs,
 )
 from bo_transfer.analysis.tables import (
+    PIVOT_MARK,
     break_even_latex,
     break_even_markdown,
     breakable,
     human,
+    method_verdicts_latex,
+    method_verdicts_markdown,
+    p_text,
     pivot_html,
     pivot_latex,
     to_csv,
@@ -59,12 +68,15 @@ POWER = 0.8
 #: The break-even columns table.csv gains.
 BE_VALUES = ["break_even", "break_even_lo", "break_even_hi"]
 BREAK_EVEN_CAPTION = (
-    "Break-even correlation: where a method's transfer gain against the baseline (minus "
-    "the effect, the table's metric) crosses zero from below for the last time, on pairs "
-    "that differ only in their source-target correlation (each at its Pearson correlation, "
-    "mean over sources, median over instances), interpolated linearly; below it the method "
-    "hurt. 95% interval: percentile bootstrap over seeds (at a grid edge when resamples "
-    "have no crossing)."
+    "Break-even correlation: where a method's transfer gain against the baseline (minus the "
+    "paired difference of the table's metric) reaches zero, on pairs that differ only in "
+    "their source-target correlation (each at its Pearson correlation, mean over sources, "
+    "median over instances), from the isotonic (non-decreasing) least-squares fit of the "
+    "gain on the correlation, interpolated linearly. 95% interval: percentile bootstrap over "
+    "seeds; resamples whose fit never breaks even (negative on the whole grid) lie above the "
+    "grid, those never negative below it, so an end in that mass is censored: '>1.00)' or "
+    "'(<-1.00'. A value is given only when the interval lies inside the grid and spans at "
+    "most 0.5; otherwise 'not identified' (a flat fit has no crossing to place)."
 )
 DIAGNOSTICS_CAPTION = (
     "Per pair: d = the mean over its sources of diagnostic d, d worst = its worst source "
@@ -110,12 +122,24 @@ class Report:
     styles: Styles = field(default_factory=dict)
     #: What ran and how it was judged (:func:`summary_facts`).
     facts: dict = field(default_factory=dict)
+    #: One verdict per method across settings
+    #: (:func:`~bo_transfer.analysis.method_level.method_verdicts`); leads the report.
+    method_verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Its caption (plain text).
+    method_caption: str = ""
+    #: The table's family, correction and expected false verdicts
+    #: (:func:`~bo_transfer.analysis.stats.family_summary`).
+    family: dict = field(default_factory=dict)
 
     def markdown(self) -> str:
         """``table.md``: the table, its caption (and why a figure or a pair was
         left out), the break-even correlations, and the tables at ``--at``
         budgets."""
-        out = [to_markdown(self.table), self.caption, ""]
+        out = []
+        if len(self.method_verdicts):
+            out += ["## Verdict per method", "", method_verdicts_markdown(self.method_verdicts)]
+            out += [self.method_caption, "", "## Verdict per setting", ""]
+        out += [to_markdown(self.table), self.caption, ""]
         out += [f"{note}\n" for note in (self.cd_note, self.methods_note) if note]
         if len(self.break_even):
             out += ["## Break-even correlation", "", break_even_markdown(self.break_even)]
@@ -132,7 +156,10 @@ class Report:
         cites = {label: self.refs.cite(label) for label in self.refs.keys}
         keys = cit.STATISTICS_KEYS + (cit.RANKING_KEYS if self.cd is not None else ())
         stats_tex = rf"Statistics: \cite{{{','.join(keys)}}}."
-        text = pivot_latex(self.table, PIVOT_CAPTION, caption_tex=stats_tex) + "\n"
+        text = ""
+        if len(self.method_verdicts):
+            text += method_verdicts_latex(self.method_verdicts, self.method_caption) + "\n"
+        text += pivot_latex(self.table, PIVOT_CAPTION, caption_tex=stats_tex) + "\n"
         text += to_latex(self.table, self.caption, cites, caption_tex=stats_tex)
         if len(self.break_even):
             text += "\n" + break_even_latex(self.break_even, BREAK_EVEN_CAPTION)
@@ -235,37 +262,57 @@ class Report:
         return f'<div class="summary" id="summary">{"".join(lines)}</div>'
 
     def _methods_html(self) -> str:
-        frame = method_verdicts(self.table, self.methods)
-        head = [
-            "method",
-            "helped (+)",
-            "hurt (\u2212)",
-            "equivalent (=)",
-            "inconclusive",
-            "median effect",
-            "IQM [95% CI]",
-            "mean rank",
-        ]
+        frame = verdict_counts(self.table, self.methods)
+        by_method = self.method_verdicts
+        if len(by_method):
+            frame = frame.merge(
+                by_method[[C.METHOD, "verdict", "poi", "poi_lo", "poi_hi", "p_value"]].rename(
+                    columns={"verdict": "method_verdict"}
+                ),
+                on=C.METHOD,
+                how="left",
+            )
+        baseline = self.facts.get("baseline")
+        head = ["method"]
+        if len(by_method):
+            head += ["verdict across settings", "P(improvement) [95% CI]", "p"]
+        head += ["settings: helped (+)", "hurt (\u2212)", "equivalent (=)", "inconclusive"]
+        head += ["median effect", "IQM [95% CI]", "mean rank"]
         body = []
         for _, r in frame.iterrows():
             m = r[C.METHOD]
+            is_base = m == baseline
             color = self.styles[m].color if m in self.styles else "#888"
-            name = f'<span class="swatch" style="background:{color}"></span>{html.escape(m)}'
-            is_base = m == self.facts.get("baseline")
+            swatch = f'<span class="swatch" style="background:{color}"></span>'
+            cells = [("", swatch + html.escape(m))]
+            if len(by_method):
+                verdict = "baseline" if is_base else str(r["method_verdict"])
+                mark = PIVOT_MARK.get(verdict, "")
+                poi = f"{human(r['poi'])} [{human(r['poi_lo'])}, {human(r['poi_hi'])}]"
+                cells += [
+                    (
+                        verdict,
+                        html.escape(verdict) + (f" <b>{html.escape(mark)}</b>" if mark else ""),
+                    ),
+                    ("", "" if is_base else poi),
+                    ("", "" if is_base else p_text(r["p_value"])),
+                ]
             counts = (
                 ["baseline", "", "", ""]
                 if is_base
                 else [human(r[v]) for v in ("positive", "negative", "equivalent", "inconclusive")]
             )
-            cells = [
-                name,
-                *counts,
-                human(r["median_effect"]),
-                f"{human(r['iqm'])} [{human(r['iqm_lo'])}, {human(r['iqm_hi'])}]",
-                human(r["mean_rank"], 3),
+            cells += [("", c) for c in counts]
+            cells += [
+                ("", "" if is_base else human(r["median_effect"])),
+                ("", f"{human(r['iqm'])} [{human(r['iqm_lo'])}, {human(r['iqm_hi'])}]"),
+                ("", human(r["mean_rank"], 3)),
             ]
-            cls = "baseline" if is_base else ""
-            body.append(f'<tr class="{cls}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            tds = "".join(
+                f'<td class="{html.escape(c)}">{v}</td>' if c else f"<td>{v}</td>" for c, v in cells
+            )
+            row_cls = ' class="baseline"' if is_base else ""
+            body.append(f"<tr{row_cls}>{tds}</tr>")
         table = (
             '<table class="report"><thead><tr>'
             + "".join(f"<th>{html.escape(h)}</th>" for h in head)
@@ -275,14 +322,15 @@ class Report:
             str(self.methods["measure"].iloc[0]).replace("_", " ") if len(self.methods) else ""
         )
         note = (
-            f"Per method: how many settings its verdict against {self.facts.get('baseline')} "
-            f"was positive (helped), negative (hurt), equivalent or inconclusive; the median "
-            f"effect over settings (log10, negative = better); the IQM of the {measure} across "
-            f"pairs with a 95% stratified bootstrap interval; the mean rank (1 = best). "
-            f"Best mean rank first."
+            f"Per setting: how many settings the method's verdict against {baseline} was "
+            f"positive (helped), negative (hurt), equivalent or inconclusive; the median effect "
+            f"over settings (log10, negative = better); the IQM of the {measure} across pairs "
+            f"with a 95% stratified bootstrap interval; the mean rank (1 = best). Best mean rank "
+            f"first."
         )
+        captions = [self.method_caption, note] if self.method_caption else [note]
         extra = _p(self.methods_note) if self.methods_note else ""
-        return f'<div class="scroll">{table}</div>' + _p(note) + extra
+        return f'<div class="scroll">{table}</div>' + "".join(map(_p, captions)) + extra
 
     def _settings_html(self) -> str:
         parts = [_p(self.caption)]
@@ -315,6 +363,8 @@ class Report:
             "references.bib": self.refs.bibtex(),
             "methods.csv": self.methods.to_csv(index=False),
         }
+        if len(self.method_verdicts):
+            texts["method_verdicts.csv"] = self.method_verdicts.to_csv(index=False)
         if self.at:
             frames = [t.assign(budget=b) for b, t in self.at.items()]
             texts["table_at.csv"] = to_csv(pd.concat(frames, ignore_index=True))
@@ -350,7 +400,7 @@ PIVOT_CAPTION = (
 )
 
 
-def method_verdicts(table: pd.DataFrame, methods: pd.DataFrame) -> pd.DataFrame:
+def verdict_counts(table: pd.DataFrame, methods: pd.DataFrame) -> pd.DataFrame:
     """One row per method: how many settings each verdict covers, the median
     effect over settings, and the per-method IQM and mean rank of ``methods``
     (:func:`~bo_transfer.analysis.stats.method_aggregates`); best mean rank first."""
@@ -399,7 +449,14 @@ def _diagnostics_html(diagnostics: pd.DataFrame) -> str:
 
 
 def summary_facts(
-    df: pd.DataFrame, table: pd.DataFrame, baseline: str, metric: str, alpha: float
+    df: pd.DataFrame,
+    table: pd.DataFrame,
+    baseline: str,
+    metric: str,
+    alpha: float,
+    family: str = "setting",
+    correction: str = "holm",
+    by_method: pd.DataFrame | None = None,
 ) -> dict:
     """What ran and how it was judged, for the page's summary: counts of
     pairs, methods, runs and verdicts, the seeds and budget, the family of
@@ -408,8 +465,16 @@ def summary_facts(
     seeds = table.loc[table["n_seeds"] > 0, "n_seeds"]
     tested = table[table["verdict"] != "baseline"]
     counts = tested["verdict"].value_counts()
-    m = int(table["p_raw"].notna().sum()) if "p_raw" in table else len(tested)
+    errors = family_summary(table, family, correction, alpha)
     answers = []
+    if by_method is not None and len(by_method):
+        for verdict, words in (("positive", "better"), ("negative", "worse")):
+            names = list(by_method.loc[by_method["verdict"] == verdict, C.METHOD])
+            if names:
+                answers.append(
+                    f"Across all settings, significantly {words} than {baseline}: "
+                    f"{', '.join(names)}."
+                )
     for verdict, words in (("positive", "helped"), ("negative", "hurt")):
         per = tested[tested["verdict"] == verdict][C.METHOD].value_counts()
         n_settings = table[C.PAIR].nunique()
@@ -444,7 +509,10 @@ def summary_facts(
         "n_runs": int(df.groupby([C.PAIR, C.METHOD, C.SEED]).ngroups),
         "baseline": baseline,
         "metric_words": METRIC_WORDS[metric],
-        "family": f"Holm-corrected over all {m} tested cells of the table at alpha {alpha:g}",
+        "family": f"{CORRECTION_WORDS[correction]} {FAMILY_WORDS[family]} at alpha {alpha:g}; "
+        f"about {errors['expected_false']:.2g} false verdicts expected over the "
+        f"{errors['n_families']} famil{'ies' if errors['n_families'] != 1 else 'y'} if no "
+        f"method differs from the baseline",
         "verdicts": {v: int(counts.get(v, 0)) for v in VERDICT_ORDER},
         "answers": answers,
     }
@@ -459,15 +527,20 @@ def _frame_html(frame: pd.DataFrame) -> str:
 
 
 def detectable_note(
-    table: pd.DataFrame, diffs: pd.DataFrame, alpha: float = ALPHA, power: float = POWER
+    table: pd.DataFrame,
+    diffs: pd.DataFrame,
+    alpha: float = ALPHA,
+    power: float = POWER,
+    family: str = "setting",
 ) -> str:
     """The smallest effect the table's verdicts could have detected.
 
     With ``n`` paired seeds (the most any tested cell has) and ``m`` tested
-    cells, a cell is significant only if its p is below Holm's first threshold
-    ``alpha / m``. The note gives the shift, in standard deviations of the
-    paired differences, that the two-sided signed-rank test at that level
-    detects with probability ``power`` for normal differences
+    cells in the largest family, a cell is significant only if its p is below
+    the correction's first threshold ``alpha / m`` (Holm's and
+    Benjamini-Hochberg's alike). The note gives the shift, in standard
+    deviations of the paired differences, that the two-sided signed-rank test
+    at that level detects with probability ``power`` for normal differences
     (:func:`~bo_transfer.analysis.signed_rank.detectable_shift`), and that shift
     in log10 units at the median over cells of the differences' standard
     deviation. When even ``n`` identical signs cannot reach the threshold (the
@@ -477,21 +550,24 @@ def detectable_note(
         table: the report table.
         diffs: the paired differences of its metric
             (:func:`~bo_transfer.analysis.stats.paired_differences`).
-        alpha: the family-wise level.
+        alpha: the level of each family.
         power: the detection probability.
+        family: the table's family (:data:`~bo_transfer.analysis.stats.FAMILIES`).
     """
-    tested = table[table["p_raw"].notna()]
+    tested = table[table["p_value"].notna()]
     if tested.empty:
         return ""
-    m, n = len(tested), int(tested["n_paired"].max())
+    m, n = int(tested["family_size"].max()), int(tested["n_paired"].max())
     level, cells = alpha / m, "cells" if m != 1 else "cell"
+    where = "in the whole table" if family == "table" else f"per {family}"
     shift = detectable_shift(n, level, power, seed=derive_seed("detectable", n, m, alpha))
     if not np.isfinite(shift):
         need = int(np.floor(1 + np.log2(m / alpha))) + 1
         return (
-            f"With {n} paired seeds and {m} tested {cells} no effect can be detected: the smallest "
-            f"two-sided p is 2^(1-{n}) = {2.0 ** (1 - n):.2g}, above Holm's first threshold "
-            f"alpha/{m} = {level:.2g}; {need} or more seeds are needed."
+            f"With {n} paired seeds and {m} tested {cells} {where} no difference can be "
+            f"detected: the smallest two-sided p is 2^(1-{n}) = {2.0 ** (1 - n):.2g}, above "
+            f"the correction's first threshold alpha/{m} = {level:.2g}; {need} or more seeds "
+            f"are needed."
         )
     sd = diffs.groupby([C.PAIR, C.METHOD])["diff"].std(ddof=1).median()
     in_units = (
@@ -501,29 +577,44 @@ def detectable_note(
         else ""
     )
     return (
-        f"Smallest detectable effect: with {n} paired seeds and {m} tested {cells}, a shift of "
-        f"{shift:.2f} standard deviations of the paired differences is detected with "
-        f"probability {power:g} (normal differences, Holm's first threshold alpha/{m})"
-        f"{in_units}."
+        f"Smallest detectable effect: with {n} paired seeds and {m} tested {cells} {where}, a "
+        f"shift of {shift:.2f} standard deviations of the paired differences is detected with "
+        f"probability {power:g} (normal differences, the correction's first threshold "
+        f"alpha/{m}){in_units}."
     )
 
 
 def lost_seeds_note(table: pd.DataFrame, limit: int = 6) -> str:
-    """Which cells lost seeds: runs that failed, or seeds not paired with the
-    baseline, against the most seeds any cell has ("" when none did)."""
-    full = int((table["n_seeds"] + table["n_failed"]).max())
-    is_base = table["verdict"] == "baseline"
-    used = table["n_paired"].where(~is_base, table["n_seeds"])
-    lost = table[(used < full) | (table["n_failed"] > 0)]
-    if lost.empty:
+    """Which cells had runs charged as failed ("" when none did)."""
+    charged = table[table["n_failed"] > 0]
+    if charged.empty:
         return ""
     cells = [
-        f"{r[C.PAIR]} / {r[C.METHOD]}: {int(used[i])} "
-        f"{'seeds' if is_base[i] else 'paired'}, {int(r['n_failed'])} failed"
-        for i, r in lost.iterrows()
+        f"{r[C.PAIR]} / {r[C.METHOD]}: {int(r['n_failed'])} of {int(r['n_paired'])}"
+        for _, r in charged.iterrows()
     ]
     more = f"; and {len(cells) - limit} more" if len(cells) > limit else ""
-    return f"Cells that lost seeds (of {full}): {'; '.join(cells[:limit])}{more}."
+    return (
+        f"Failed or missing runs, charged normalized regret 1 (not dropped): "
+        f"{'; '.join(cells[:limit])}{more}."
+    )
+
+
+def family_note(summary: dict[str, object]) -> str:
+    """The caption's sentence on error control: which family, which
+    correction, and how many false verdicts the whole table should expect
+    under the null (:func:`~bo_transfer.analysis.stats.family_summary`)."""
+    k, alpha = summary["n_families"], summary["alpha"]
+    rate = (
+        "false discovery rate" if summary["correction"] == "bh" else "chance of any false verdict"
+    )
+    unit = {"setting": "setting", "method": "method", "table": "table"}[summary["family"]]
+    return (
+        f"Error control is per {unit}: its {rate} is at most alpha {alpha:g}. Over the "
+        f"{k} famil{'ies' if k != 1 else 'y'} of this table, about {k} x {alpha:g} = "
+        f"{summary['expected_false']:.2g} false verdicts are expected if no method differs "
+        f"from the baseline."
+    )
 
 
 def table_caption(
@@ -534,34 +625,60 @@ def table_caption(
     metric: str,
     alpha: float,
     margin: float,
+    family: str = "setting",
+    correction: str = "holm",
 ) -> str:
-    """The report table's caption: what it judges and how, what it could have
-    detected, and which cells lost seeds (plain text)."""
+    """The report table's caption: what it judges and how (family,
+    correction, the false verdicts to expect), what it could have detected,
+    and which cells were charged failed runs (plain text)."""
     seeds = table.loc[table["n_seeds"] > 0, "n_seeds"]
     seed_text = (
         f"{int(seeds.min())}"
         if seeds.min() == seeds.max()
         else f"{int(seeds.min())}-{int(seeds.max())}"
     )
-    m = int(table["p_raw"].notna().sum())
+    summary = family_summary(table, family, correction, alpha)
+    untestable = summary["n_untestable"]
     parts = [
         f"Budget {budget} evaluations, {seed_text} seeds per method and pair.",
         f"Metric: the {METRIC_WORDS[metric]}; the bold mark (lowest mean per pair), the IQM "
         f"(interquartile mean with a 95% bootstrap interval), the rank, the effect and the "
         f"verdict all use it; the final regret columns are descriptive.",
         f"Verdict vs {baseline}: one two-sided Wilcoxon signed-rank test per cell over the "
-        f"paired seeds (exact sign-flip permutation distribution), Holm-corrected over the {m} "
-        f"tested cell{'s' * (m != 1)} at alpha {alpha:g}: positive or negative when "
-        f"significant, by the sign of the effect; otherwise equivalent when the effect's 95% "
-        f"interval lies within ±{margin:g} log10 units (the margin), else inconclusive. Paired "
-        f"differences within {TIE_TOL:g} log10 units count as ties.",
+        f"paired seeds (exact sign-flip permutation distribution), "
+        f"{CORRECTION_WORDS[correction]} {FAMILY_WORDS[family]} at alpha {alpha:g}: positive "
+        f"or negative when significant, in the test's direction; otherwise equivalent when "
+        f"two one-sided tests against ±{margin:g} log10 units (the margin), corrected alike, "
+        f"reject; else inconclusive. Untestable: too few paired seeds for any p to reach "
+        f"alpha (outside the family){f'; {untestable} cells' if untestable else ''}. Paired "
+        f"differences within {TIE_TOL:g} log10 units are ties, left out by the test and the "
+        f"effect's interval alike.",
+        family_note(summary),
         "Effect: Hodges-Lehmann estimate of the paired difference, method minus baseline "
         "(negative = better), with its rank-based 95% interval. Wins: the fraction of paired "
         "seeds where the method was better (ties count one half).",
-        detectable_note(table, diffs, alpha),
+        detectable_note(table, diffs, alpha, family=family),
         lost_seeds_note(table),
     ]
     return " ".join(p for p in parts if p)
+
+
+def method_caption(
+    frame: pd.DataFrame, baseline: str, metric: str, alpha: float, correction: str
+) -> str:
+    """The caption of the verdict per method (plain text; "" without rows)."""
+    if frame.empty:
+        return ""
+    return (
+        f"Verdict per method vs {baseline} across all settings, on the {METRIC_WORDS[metric]}: "
+        f"a stratified Wilcoxon signed-rank test (the sum over settings of each setting's "
+        f"signed-rank statistic, exact null distribution by convolution), "
+        f"{CORRECTION_WORDS[correction]} over the {len(frame)} methods at alpha {alpha:g}; "
+        f"positive or negative in the test's direction, failed runs charged normalized regret "
+        f"1. POI: probability of improvement, P(a random run of the method beats a random run "
+        f"of {baseline} on a random setting), ties one half, as rliable computes it, with a 95% "
+        f"stratified bootstrap interval (runs resampled within each setting)."
+    )
 
 
 def build_report(
@@ -575,6 +692,8 @@ def build_report(
     methods: list[str] | None = None,
     highlight: tuple[str, ...] = (),
     title: str = "bo_transfer report",
+    family: str = "setting",
+    correction: str = "holm",
 ) -> Report:
     """Compute a sweep's report from its tidy table (pure: nothing is written).
 
@@ -587,7 +706,10 @@ def build_report(
         alpha: family-wise error rate of each table's tests.
         margin: the equivalence margin, log10 regret units.
         failed: the sweep's failed runs (``pair, method, seed``; see
-            :func:`~bo_transfer.analysis.regret.load_failed`), counted per cell.
+            :func:`~bo_transfer.analysis.regret.load_failed`), charged.
+        family: which comparisons one correction covers
+            (:data:`~bo_transfer.analysis.stats.FAMILIES`).
+        correction: ``holm`` or ``bh``.
         methods: report only these methods (row labels) and the baseline;
             all by default.
         highlight: methods drawn bold (every other faded) in the figures.
@@ -598,11 +720,9 @@ def build_report(
         df = df[df[C.METHOD].isin(keep)]
         if failed is not None:
             failed = failed[failed[C.METHOD].isin(keep)]
-    table = summarize(df, baseline, metric, alpha, margin=margin, failed=failed)
-    tables_at = {
-        b: summarize(df, baseline, metric, alpha, budget=b, margin=margin, failed=failed)
-        for b in at
-    }
+    judge = dict(margin=margin, failed=failed, family=family, correction=correction)
+    table = summarize(df, baseline, metric, alpha, **judge)
+    tables_at = {b: summarize(df, baseline, metric, alpha, budget=b, **judge) for b in at}
     diagnostics = pair_diagnostics(df)
     # The table's methods include those whose every run failed (no row in df).
     styles = method_styles(sorted(set(df[C.METHOD]) | set(table[C.METHOD])), highlight)
@@ -611,12 +731,26 @@ def build_report(
     method_names = dict(labels.items()) if labels is not None else {m: m for m in table[C.METHOD]}
     refs = cit.references(method_names, sorted(df[C.FAMILY].unique()))
 
-    diffs = paired_differences(run_metrics(df), baseline, metric)
+    per_run = charge_failures(run_metrics(df), failed)
+    diffs = paired_differences(per_run, baseline, metric)
     crossings = break_even(diffs, diagnostics)
     caption = table_caption(
-        table, diffs, int(df[C.ITERATION].max()), baseline, metric, alpha, margin
+        table,
+        diffs,
+        int(df[C.ITERATION].max()),
+        baseline,
+        metric,
+        alpha,
+        margin,
+        family,
+        correction,
     )
-    facts = summary_facts(df, table, baseline, metric, alpha)
+    by_method = (
+        method_verdicts(per_run, baseline, metric, alpha, correction)
+        if baseline in set(per_run[C.METHOD])
+        else pd.DataFrame()
+    )
+    facts = summary_facts(df, table, baseline, metric, alpha, family, correction, by_method)
     facts["title"] = title
 
     figures: dict[str, tuple[str, str, Figure]] = {}
@@ -676,11 +810,15 @@ def build_report(
         figures["critical_difference"] = (
             "Critical difference",
             f"Mean rank across {cd.n_blocks} pairs (1 = best); methods joined by a bar do not "
-            f"differ significantly (Nemenyi, alpha {alpha:g}). Friedman p = {cd.friedman_p:.2g}.",
+            f"differ significantly (Nemenyi, alpha {alpha:g}). Friedman p = {cd.friedman_p:.2g}. "
+            f"Ranks depend on which methods are in the pool: adding or removing a method (e.g. "
+            f"random, bounding-box, pooled-gp) can reorder two others; the verdict per method "
+            f"compares each method with {baseline} alone.",
             plot_critical_difference(cd, styles=styles),
         )
-    methods = method_aggregates(df, metric=metric)
-    dropped = zero_reference_pairs(df) if "random_normalized" in methods["measure"].iloc[0] else []
+    aggregates = method_aggregates(df, metric=metric)
+    normalized = "random_normalized" in aggregates["measure"].iloc[0]
+    dropped = zero_reference_pairs(df) if normalized else []
     methods_note = (
         f"Left out of the random-normalized IQM: {', '.join(dropped)} (random's median final "
         f"regret there is 0, so there is nothing to normalize by)."
@@ -690,7 +828,7 @@ def build_report(
     return Report(
         table=table,
         at=tables_at,
-        methods=methods,
+        methods=aggregates,
         diagnostics=diagnostics,
         cd=cd,
         cd_note=cd_note,
@@ -701,4 +839,7 @@ def build_report(
         break_even=crossings,
         styles=styles,
         facts=facts,
+        method_verdicts=by_method,
+        method_caption=method_caption(by_method, baseline, metric, alpha, correction),
+        family=family_summary(table, family, correction, alpha),
     )

@@ -102,16 +102,46 @@ def _two_sided_from_null(scores: np.ndarray, exact_max: int) -> np.ndarray:
     return np.where(dev == 0, 1.0, np.minimum(p, 1.0))
 
 
-def signed_rank_p(diff: np.ndarray, tol: float = TIE_TOL, exact_max: int = EXACT_MAX) -> float:
-    """Two-sided p-value of the Wilcoxon signed-rank test of ``diff`` (H0: the
+def _signed_ranks(diff: np.ndarray, tol: float) -> tuple[np.ndarray, int]:
+    """The doubled midranks of the non-zero differences (zeros dropped, the
+    rule every function here shares) and ``T``, the sum of those of the
+    positive differences."""
+    d = ties_to_zero(diff, tol)
+    d = d[d != 0]
+    ranks = doubled_midranks(np.abs(d))
+    return ranks, int(ranks[d > 0].sum())
+
+
+def _one_sided_from_null(scores: np.ndarray, exact_max: int) -> np.ndarray:
+    """``p[t] = P(T >= t)`` for every ``t = 0 .. sum(scores)``."""
+    scores = np.asarray(scores, dtype=np.int64)
+    total = int(scores.sum())
+    if len(scores) <= exact_max:
+        return np.minimum(np.cumsum(null_distribution(scores)[::-1])[::-1], 1.0)
+    t = np.arange(total + 1)
+    sigma = math.sqrt(float((scores.astype(float) ** 2).sum()) / 4.0)
+    step = math.gcd(*(int(s) for s in scores))
+    z = (t - total / 2.0 - step / 2.0) / sigma
+    return np.minimum(0.5 * erfc(z / math.sqrt(2.0)), 1.0)
+
+
+def signed_rank_p(
+    diff: np.ndarray,
+    tol: float = TIE_TOL,
+    exact_max: int = EXACT_MAX,
+    alternative: str = "two-sided",
+) -> float:
+    """p-value of the Wilcoxon signed-rank test of ``diff`` (H0: the
     differences are symmetric about 0), by its sign-flip permutation
     distribution.
 
     Differences within ``tol`` of 0 are ties and dropped (Wilcoxon's own
-    convention); tied absolute values get their average rank. The statistic is
-    the sum of the (mid)ranks of the positive differences, and the p-value the
+    convention; :func:`hodges_lehmann` drops them too, so test and interval
+    agree); tied absolute values get their average rank. The statistic ``T``
+    is the sum of the (mid)ranks of the positive differences. Two-sided: the
     probability, over all ``2^n`` sign assignments, of a statistic at least as
-    far from its mean as the observed one. Exact up to ``exact_max`` non-zero
+    far from its mean as the observed one; ``greater`` (H1: shifted above 0):
+    ``P(T >= t)``; ``less``: ``P(T <= t)``. Exact up to ``exact_max`` non-zero
     differences; above, a normal approximation with the permutation variance
     ``sum(r_i^2) / 4`` and a continuity correction of half the statistic's
     lattice step. No non-zero difference gives p = 1.
@@ -120,14 +150,77 @@ def signed_rank_p(diff: np.ndarray, tol: float = TIE_TOL, exact_max: int = EXACT
         diff: `n` paired differences (NaN not allowed).
         tol: the tie tolerance.
         exact_max: the largest number of non-zero differences computed exactly.
+        alternative: ``two-sided``, ``greater`` or ``less``.
     """
-    d = ties_to_zero(diff, tol)
-    d = d[d != 0]
-    if len(d) == 0:
+    ranks, t = _signed_ranks(diff, tol)
+    if len(ranks) == 0:
         return 1.0
-    ranks = doubled_midranks(np.abs(d))
-    t = int(ranks[d > 0].sum())
-    return float(_two_sided_from_null(ranks, exact_max)[t])
+    if alternative == "two-sided":
+        return float(_two_sided_from_null(ranks, exact_max)[t])
+    if alternative == "greater":
+        return float(_one_sided_from_null(ranks, exact_max)[t])
+    if alternative == "less":
+        # T <= t  <=>  the statistic of the negated differences >= total - t.
+        return float(_one_sided_from_null(ranks, exact_max)[int(ranks.sum()) - t])
+    raise ValueError(f"alternative must be two-sided, greater or less, got {alternative!r}")
+
+
+def signed_rank_direction(diff: np.ndarray, tol: float = TIE_TOL) -> int:
+    """The side the signed-rank test leans to: ``+1`` when ``T`` (the rank sum
+    of the positive differences) is above its null mean, ``-1`` below, ``0``
+    at it. A significant two-sided test's direction is this sign, never the
+    Hodges-Lehmann estimate's (which can be 0 when most differences are ties
+    while every non-tie has one sign)."""
+    ranks, t = _signed_ranks(diff, tol)
+    return int(np.sign(2 * t - int(ranks.sum())))
+
+
+def min_two_sided_p(n: int) -> float:
+    """The smallest two-sided signed-rank p that ``n`` paired differences can
+    give (all of one sign): ``2^(1-n)``, 1 for ``n = 0``."""
+    return 1.0 if n < 1 else min(1.0, 2.0 ** (1 - n))
+
+
+#: Up to this many non-zero differences over all strata the stratified test
+#: is exact (a few milliseconds at 20 settings of 50 seeds); above, normal.
+STRATIFIED_EXACT_MAX = 1000
+
+
+def stratified_signed_rank(
+    diffs: list[np.ndarray], tol: float = TIE_TOL, exact_max: int = STRATIFIED_EXACT_MAX
+) -> tuple[float, int, int, int]:
+    """A two-sided test of "no shift in any stratum" (e.g. in any setting)
+    from the sum over strata of the per-stratum signed-rank statistics.
+
+    Each stratum ranks its own differences (zeros dropped, as in
+    :func:`signed_rank_p`), so strata of different scales count alike; the
+    statistic ``S = sum_s T_s``. Under H0 the strata's sign flips are
+    independent, so the null distribution of ``S`` is the convolution of the
+    strata's, which is the sign-flip distribution of all the strata's scores
+    together (:func:`null_distribution` convolves one score at a time): exact
+    up to ``exact_max`` non-zero differences, normal above. This is the
+    stratified signed-rank test of Wilcoxon's statistic with equal weights per
+    observation (van Elteren's weighting would favour small strata); see
+    Hollander, Wolfe and Chicken, Section 3.
+
+    Args:
+        diffs: one array of paired differences per stratum.
+        tol: the tie tolerance.
+        exact_max: the most non-zero differences computed exactly.
+
+    Returns:
+        ``(p, direction, statistic, total)``: the two-sided p, the direction
+        (``+1``: differences lean positive), ``S`` and the sum of all scores
+        (doubled midranks; ``S``'s null mean is half of it).
+    """
+    pieces = [_signed_ranks(d, tol) for d in diffs]
+    scores = np.concatenate([r for r, _ in pieces]) if pieces else np.empty(0, dtype=np.int64)
+    t = int(sum(t for _, t in pieces))
+    total = int(scores.sum())
+    if len(scores) == 0:
+        return 1.0, 0, 0, 0
+    p = float(_two_sided_from_null(scores, exact_max)[t])
+    return p, int(np.sign(2 * t - total)), t, total
 
 
 def _walsh_averages(d: np.ndarray) -> np.ndarray:
@@ -150,7 +243,11 @@ def _lower_count(n: int, level: float, exact_max: int) -> int:
 
 
 def hodges_lehmann(
-    diff: np.ndarray, level: float = 0.95, tol: float = TIE_TOL, exact_max: int = EXACT_MAX
+    diff: np.ndarray,
+    level: float = 0.95,
+    tol: float = TIE_TOL,
+    exact_max: int = EXACT_MAX,
+    zeros: str = "drop",
 ) -> tuple[float, float, float]:
     """The Hodges-Lehmann estimate of the centre of the paired differences and
     its rank-based confidence interval.
@@ -161,9 +258,19 @@ def hodges_lehmann(
     of the sorted Walsh averages, with ``k`` the lower critical count of the
     untied signed-rank distribution, is the set of shifts the two-sided test at
     ``1 - level`` does not reject (Hollander, Wolfe and Chicken, Section 3.3);
-    its coverage is at least ``level`` for continuous differences. Differences
-    within ``tol`` of 0 count as 0. With too few differences for any interval
-    of that coverage (``n <= 5`` at 95%), the interval is ``(-inf, inf)``.
+    its coverage is at least ``level`` for continuous differences.
+
+    Zeros (differences within ``tol`` of 0): by default (``zeros="drop"``)
+    they are left out, exactly as :func:`signed_rank_p` leaves them out, so the
+    interval is the inversion of the very test whose p the table reports and
+    excludes 0 exactly when that test rejects (up to ties among the absolute
+    values). All zeros give ``(0, 0, 0)``: every non-zero shift of them is
+    rejected once six or more are paired. ``zeros="keep"`` counts them as
+    differences of 0 (the rule of reports before the per-setting family,
+    kept to reproduce them): then five zeros and 1..6 give the interval
+    [0, 3.5] while the test, which drops them, rejects at 0.031. With too
+    few differences for any interval of that coverage (``n <= 5`` at 95%),
+    the interval is ``(-inf, inf)``.
 
     Args:
         diff: `n` paired differences.
@@ -171,6 +278,7 @@ def hodges_lehmann(
         tol: the tie tolerance.
         exact_max: above this ``n`` the critical count uses the normal
             approximation.
+        zeros: ``drop`` or ``keep``.
 
     Returns:
         ``(estimate, lo, hi)``; all NaN when ``diff`` is empty.
@@ -178,6 +286,12 @@ def hodges_lehmann(
     d = ties_to_zero(diff, tol)
     if len(d) == 0:
         return math.nan, math.nan, math.nan
+    if zeros == "drop":
+        d = d[d != 0]
+        if len(d) == 0:
+            return 0.0, 0.0, 0.0
+    elif zeros != "keep":
+        raise ValueError(f"zeros must be drop or keep, got {zeros!r}")
     w = _walsh_averages(d)
     estimate = float(np.median(w))
     k = _lower_count(len(d), level, exact_max)
@@ -240,7 +354,10 @@ __all__ = [
     "detectable_shift",
     "doubled_midranks",
     "hodges_lehmann",
+    "min_two_sided_p",
     "null_distribution",
+    "signed_rank_direction",
     "signed_rank_p",
+    "stratified_signed_rank",
     "ties_to_zero",
 ]

@@ -14,7 +14,14 @@ import pandas as pd
 
 from bo_transfer import columns as C
 from bo_transfer.analysis.regret import add_random_normalized, run_metrics, truncate
-from bo_transfer.analysis.signed_rank import TIE_TOL, hodges_lehmann, signed_rank_p, ties_to_zero
+from bo_transfer.analysis.signed_rank import (
+    TIE_TOL,
+    hodges_lehmann,
+    min_two_sided_p,
+    signed_rank_direction,
+    signed_rank_p,
+    ties_to_zero,
+)
 from bo_transfer.seeding import derive_seed
 
 #: ``--metric`` name -> the per-run column a table judges: the verdict's test,
@@ -53,17 +60,65 @@ EXTRA_COLUMNS = [
     "final_log10_regret_mean",
     "final_random_normalized_regret_median",
     "auc_se",
+    "p_equivalence",
+    "family_size",
 ]
+
+#: ``--family`` choices: which comparisons one correction covers.
+#:
+#: - ``setting``: the comparisons with the baseline within one setting (one
+#:   pair at the table's budget): a verdict on a cell does not depend on how
+#:   many other settings the study ran;
+#: - ``method``: one method's comparisons over every setting of the table;
+#: - ``table``: every cell of the table, judged by the rules of reports made
+#:   before per-setting families (direction from the Hodges-Lehmann estimate,
+#:   zero differences kept in its interval, equivalence when that 95% interval
+#:   lies within the margin, uncorrected), so such reports reproduce exactly.
+FAMILIES = {"setting": [C.PAIR], "method": [C.METHOD], "table": []}
+#: ``--correction`` choices: Holm's step-down (family-wise error, the default)
+#: or Benjamini-Hochberg's step-up (false discovery rate, for screening).
+CORRECTIONS = ("holm", "bh")
 
 
 def holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1)."""
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1)
+    along the last axis; NaN entries are not tested (they stay NaN and do not
+    count in the family's size)."""
+    return _adjust(p_values, step_down=True)
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (step-up, monotone, capped at 1)
+    along the last axis, NaN entries untested as in :func:`holm`.
+
+    Benjamini and Hochberg, "Controlling the False Discovery Rate", JRSS B 1995.
+    """
+    return _adjust(p_values, step_down=False)
+
+
+def adjust(p_values: np.ndarray, correction: str = "holm") -> np.ndarray:
+    """``p_values`` adjusted by ``correction`` (one of :data:`CORRECTIONS`)."""
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}, got {correction!r}")
+    return holm(p_values) if correction == "holm" else benjamini_hochberg(p_values)
+
+
+def _adjust(p_values: np.ndarray, step_down: bool) -> np.ndarray:
     p = np.asarray(p_values, dtype=float)
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    adjusted = np.empty(m)
-    adjusted[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    return adjusted
+    untested = np.isnan(p)
+    m = (~untested).sum(axis=-1, keepdims=True)
+    # Untested entries sort last (as +inf) and are restored to NaN at the end.
+    order = np.argsort(np.where(untested, np.inf, p), axis=-1, kind="stable")
+    ps = np.take_along_axis(np.where(untested, np.inf, p), order, axis=-1)
+    i = np.arange(p.shape[-1])
+    if step_down:
+        adjusted = np.maximum.accumulate(ps * np.maximum(m - i, 1), axis=-1)
+    else:
+        scaled = ps * m / (i + 1)
+        adjusted = np.flip(np.minimum.accumulate(np.flip(scaled, -1), axis=-1), -1)
+    out = np.empty_like(p)
+    np.put_along_axis(out, order, np.minimum(1.0, adjusted), axis=-1)
+    return np.where(untested, np.nan, out)
 
 
 def iqm(values: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -135,6 +190,8 @@ VERDICT_COLUMNS = [
     "n_paired",
     "p_raw",
     "p_value",
+    "p_equivalence",
+    "family_size",
     "effect",
     "effect_lo",
     "effect_hi",
@@ -142,20 +199,110 @@ VERDICT_COLUMNS = [
     "verdict",
 ]
 
+#: The per-run metrics a failed run is charged: normalized regret 1 at every
+#: evaluation, so log10 regret 0 (the rule failed evaluations already follow,
+#: :func:`~bo_transfer.analysis.regret.add_regret`).
+CHARGED_METRICS = {"auc": 0.0, "final_log10_regret": 0.0}
 
-def _cell_statistics(d: np.ndarray, alpha: float, tol: float) -> dict[str, float]:
+
+def charge_failures(per_run: pd.DataFrame, failed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``per_run`` plus one row per run that failed or is missing, charged
+    normalized regret 1 (:data:`CHARGED_METRICS`), with ``charged`` True.
+
+    A run is missing when its pair has the seed (some method ran or failed on
+    it) and its method has runs on the pair, but this one is not among the
+    finished runs: stored as failed (``failed``), or absent from an export,
+    which holds finished runs only. Dropping such a run instead would drop the
+    seed from the cell (and a failed baseline run from every cell of its
+    pair), which flatters a method that fails on hard seeds.
+
+    Args:
+        per_run: :func:`~bo_transfer.analysis.regret.run_metrics` rows.
+        failed: rows ``pair, method, seed`` of runs stored as failed.
+    """
+    keys = [C.PAIR, C.METHOD, C.SEED]
+    known = per_run[keys]
+    if failed is not None and len(failed):
+        known = pd.concat([known, failed[keys]], ignore_index=True)
+    cells = known[[C.PAIR, C.METHOD]].drop_duplicates()
+    seeds = known[[C.PAIR, C.SEED]].drop_duplicates()
+    everything = cells.merge(seeds, on=C.PAIR)
+    finished = pd.MultiIndex.from_frame(per_run[keys])
+    missing = everything[~pd.MultiIndex.from_frame(everything[keys]).isin(finished)]
+    charged = missing.assign(**CHARGED_METRICS, charged=True)
+    return pd.concat([per_run.assign(charged=False), charged], ignore_index=True)
+
+
+def _cell_statistics(
+    d: np.ndarray, alpha: float, margin: float, tol: float, legacy: bool
+) -> dict[str, float]:
     if len(d) == 0:
-        return dict.fromkeys(("p_raw", "effect", "effect_lo", "effect_hi", "win_rate"), np.nan)
-    effect, lo, hi = hodges_lehmann(d, level=1 - alpha, tol=tol)
+        return dict.fromkeys(
+            ("p_raw", "p_tost", "sign", "effect", "effect_lo", "effect_hi", "win_rate"), np.nan
+        )
+    zeros = "keep" if legacy else "drop"
+    effect, lo, hi = hodges_lehmann(d, level=1 - alpha, tol=tol, zeros=zeros)
     tied = ties_to_zero(d, tol)
+    # Two one-sided tests of |shift| >= margin (Schuirmann 1987), each a
+    # signed-rank test of the differences moved by the margin.
+    p_tost = max(
+        signed_rank_p(d + margin, tol=tol, alternative="greater"),
+        signed_rank_p(d - margin, tol=tol, alternative="less"),
+    )
     return {
         "p_raw": signed_rank_p(d, tol=tol),
+        "p_tost": p_tost,
+        "sign": float(np.sign(effect)) if legacy else signed_rank_direction(d, tol),
         "effect": effect,
         "effect_lo": lo,
         "effect_hi": hi,
         # Ties count one half, so identical methods score 0.5.
         "win_rate": float(np.mean((tied < 0) + 0.5 * (tied == 0))),
     }
+
+
+def family_verdicts(
+    p_raw: np.ndarray,
+    sign: np.ndarray,
+    p_tost: np.ndarray,
+    n_paired: np.ndarray,
+    alpha: float = ALPHA,
+    correction: str = "holm",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The verdicts of one family of comparisons (the last axis; leading axes
+    are independent families, e.g. simulated replicates).
+
+    A cell is ``untestable`` when its ``n_paired`` seeds cannot give a
+    two-sided p below ``alpha`` even all in one direction (``2^(1-n) >=
+    alpha``: 5 seeds or fewer at 0.05); it stays outside the family and out of
+    its size. The other cells' two-sided p (``p_raw``) and two-one-sided-test
+    p (``p_tost``) are each corrected over the family by ``correction``. A
+    cell is ``positive`` / ``negative`` when its corrected p is below
+    ``alpha``, in the direction of the test (``sign`` < 0: the method's
+    metric is lower, better); otherwise ``equivalent`` when its corrected
+    equivalence p is below ``alpha``; otherwise ``inconclusive``.
+
+    Returns:
+        ``(p_value, p_equivalence, verdict)``: corrected p-values (NaN when
+        untestable) and the verdict strings.
+    """
+    n_paired = np.asarray(n_paired)
+    testable = np.vectorize(min_two_sided_p, otypes=[float])(n_paired) < alpha
+    testable &= ~np.isnan(np.asarray(p_raw, dtype=float))
+    p_value = adjust(np.where(testable, p_raw, np.nan), correction)
+    p_equivalence = adjust(np.where(testable, p_tost, np.nan), correction)
+    significant = p_value < alpha
+    verdict = np.select(
+        [
+            ~testable,
+            significant & (np.asarray(sign) < 0),
+            significant & (np.asarray(sign) > 0),
+            p_equivalence < alpha,
+        ],
+        ["untestable", "positive", "negative", "equivalent"],
+        "inconclusive",
+    )
+    return p_value, p_equivalence, verdict
 
 
 def paired_differences(
@@ -172,6 +319,13 @@ def paired_differences(
     return paired[[C.PAIR, C.METHOD, C.SEED, "diff"]].reset_index(drop=True)
 
 
+def _check_family(family: str, correction: str) -> None:
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}, got {correction!r}")
+
+
 def verdicts_from_runs(
     per_run: pd.DataFrame,
     baseline: str = "cold-gp",
@@ -179,9 +333,14 @@ def verdicts_from_runs(
     alpha: float = ALPHA,
     margin: float = MARGIN,
     tol: float = TIE_TOL,
+    family: str = "setting",
+    correction: str = "holm",
 ) -> pd.DataFrame:
-    """The transfer verdicts from per-run metrics (see :func:`verdicts`)."""
+    """The transfer verdicts from per-run metrics, failed runs already charged
+    (:func:`charge_failures`; see :func:`verdicts`)."""
     margin = _check_margin(margin)
+    _check_family(family, correction)
+    legacy = family == "table"
     keys = [C.PAIR, C.METHOD]
     cells = per_run.loc[per_run[C.METHOD] != baseline, keys].drop_duplicates().sort_values(keys)
     paired = paired_differences(per_run, baseline, metric)
@@ -190,23 +349,90 @@ def verdicts_from_runs(
     rows = []
     for pair, method in cells.itertuples(index=False):
         d = diffs.get((pair, method), np.empty(0))
-        rows.append(
-            {C.PAIR: pair, C.METHOD: method, "n_paired": len(d)} | _cell_statistics(d, alpha, tol)
-        )
-    statistics = [c for c in VERDICT_COLUMNS if c not in ("p_value", "verdict")]
-    out = pd.DataFrame(rows, columns=statistics)
-    # One two-sided test per cell, Holm over the cells that have paired seeds.
-    tested = out["p_raw"].notna().to_numpy()
-    out["p_value"] = np.nan
-    out.loc[tested, "p_value"] = holm(out.loc[tested, "p_raw"].to_numpy())
-    significant = out["p_value"] < alpha
-    within = (out["effect_lo"] >= -margin) & (out["effect_hi"] <= margin)
-    out["verdict"] = np.select(
-        [significant & (out["effect"] < 0), significant & (out["effect"] > 0), within],
-        ["positive", "negative", "equivalent"],
-        "inconclusive",
+        stats_ = _cell_statistics(d, alpha, margin, tol, legacy)
+        rows.append({C.PAIR: pair, C.METHOD: method, "n_paired": len(d)} | stats_)
+    out = pd.DataFrame(
+        rows, columns=keys + ["n_paired", "p_raw", "p_tost", "sign"] + VERDICT_COLUMNS[7:11]
     )
+    out["p_value"] = np.nan
+    out["p_equivalence"] = np.nan
+    out["verdict"] = "untestable"
+    groups = out.groupby(FAMILIES[family], sort=True) if FAMILIES[family] else [(None, out)]
+    for _, g in groups:
+        p_value, p_eq, verdict = family_verdicts(
+            g["p_raw"].to_numpy(),
+            g["sign"].to_numpy(),
+            g["p_tost"].to_numpy(),
+            g["n_paired"].to_numpy(),
+            alpha,
+            correction,
+        )
+        out.loc[g.index, "p_value"] = p_value
+        out.loc[g.index, "p_equivalence"] = p_eq
+        out.loc[g.index, "verdict"] = verdict
+        out.loc[g.index, "family_size"] = int(np.isfinite(p_value).sum())
+    if legacy:
+        # The rules of reports before per-setting families: direction from the
+        # estimate's sign, equivalence from its uncorrected 95% interval.
+        significant = out["p_value"] < alpha
+        within = (out["effect_lo"] >= -margin) & (out["effect_hi"] <= margin)
+        testable = out["verdict"] != "untestable"
+        out["verdict"] = np.where(
+            testable,
+            np.select(
+                [significant & (out["effect"] < 0), significant & (out["effect"] > 0), within],
+                ["positive", "negative", "equivalent"],
+                "inconclusive",
+            ),
+            "untestable",
+        )
+    out["family_size"] = out["family_size"].fillna(0).astype(int)
     return out[VERDICT_COLUMNS].reset_index(drop=True)
+
+
+#: How captions name each family.
+FAMILY_WORDS = {
+    "setting": "within each setting (the comparisons with the baseline on one pair)",
+    "method": "within each method (its comparisons with the baseline over every pair)",
+    "table": "over the whole table (the rules of earlier reports: direction from the "
+    "effect's sign, equivalence from its 95% interval)",
+}
+#: How captions name each correction.
+CORRECTION_WORDS = {"holm": "Holm-corrected", "bh": "Benjamini-Hochberg-corrected"}
+
+
+def family_summary(
+    table: pd.DataFrame, family: str = "setting", correction: str = "holm", alpha: float = ALPHA
+) -> dict[str, object]:
+    """What a reader must know about a table's multiplicity correction.
+
+    Args:
+        table: :func:`summarize`'s table (or :func:`verdicts`).
+        family: its family (:data:`FAMILIES`).
+        correction: its correction (:data:`CORRECTIONS`).
+        alpha: its level.
+
+    Returns:
+        ``family``, ``correction``, ``alpha``, ``n_families`` (families with
+        a tested cell), ``largest_family`` (tested cells), ``n_untestable``
+        and ``expected_false``: the expected number of false verdicts in the
+        whole table when no method differs from the baseline, about
+        ``n_families * alpha`` (each family's chance of any false verdict is
+        at most ``alpha``, and under that null a family rarely has two).
+    """
+    _check_family(family, correction)
+    tested = table[table["p_value"].notna()]
+    keys = FAMILIES[family]
+    sizes = tested.groupby(keys).size() if keys else pd.Series([len(tested)] if len(tested) else [])
+    return {
+        "family": family,
+        "correction": correction,
+        "alpha": alpha,
+        "n_families": int(len(sizes)),
+        "largest_family": int(sizes.max()) if len(sizes) else 0,
+        "n_untestable": int((table["verdict"] == "untestable").sum()),
+        "expected_false": len(sizes) * alpha,
+    }
 
 
 def verdicts(
@@ -217,42 +443,50 @@ def verdicts(
     budget: int | None = None,
     margin: float = MARGIN,
     tol: float = TIE_TOL,
+    family: str = "setting",
+    correction: str = "holm",
+    failed: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Transfer verdict per (pair, method) against ``baseline``.
 
     For each method other than the baseline, on each pair, the paired
-    differences ``d = method - baseline`` of ``metric`` over the seeds both
-    finished (``auc``: area under the log10-regret curve; ``final``: final
-    log10 regret), with differences of at most ``tol`` counted as ties (0).
+    differences ``d = method - baseline`` of ``metric`` over the pair's seeds
+    (``auc``: area under the log10-regret curve; ``final``: final log10
+    regret). A run that failed or is missing is charged normalized regret 1
+    (:func:`charge_failures`), so every seed stays paired. Differences of at
+    most ``tol`` are ties (0), and ties are dropped by the test and by the
+    interval alike (Wilcoxon's rule; see
+    :func:`~bo_transfer.analysis.signed_rank.hodges_lehmann`).
+
     One two-sided Wilcoxon signed-rank test per cell, by its exact sign-flip
-    permutation distribution (:func:`~bo_transfer.analysis.signed_rank.signed_rank_p`),
-    Holm-corrected over every cell of the table that has paired seeds.
+    permutation distribution
+    (:func:`~bo_transfer.analysis.signed_rank.signed_rank_p`), and two
+    one-sided signed-rank tests of the differences shifted by ``+-margin``
+    (equivalence, TOST), both corrected by ``correction`` within each
+    ``family`` (:data:`FAMILIES`; default: the comparisons of one setting).
+    Verdicts (:func:`family_verdicts`): ``untestable``, ``positive`` /
+    ``negative`` (the direction of the test), ``equivalent``,
+    ``inconclusive``. ``family="table"`` applies the rules of earlier reports
+    (see :data:`FAMILIES`).
 
     ``effect`` is the Hodges-Lehmann estimate of the paired difference (the
     median of the Walsh averages; negative = better than the baseline), with
-    the rank-based ``1 - alpha`` interval ``[effect_lo, effect_hi]``
-    (:func:`~bo_transfer.analysis.signed_rank.hodges_lehmann`). Verdicts:
-
-    - ``positive`` / ``negative``: the Holm-adjusted p is below ``alpha``;
-      the direction is the sign of ``effect``;
-    - ``equivalent``: not significant, and the interval lies within
-      ``[-margin, margin]``;
-    - ``inconclusive``: anything else (the data allow an effect larger than
-      the margin, or no seed is paired).
-
-    The interval is per cell (not adjusted for the table's multiplicity); an
-    equivalence claim from a 95% interval is at least as strict as the usual
-    two one-sided tests at 5% (which use a 90% interval).
+    the rank-based ``1 - alpha`` interval ``[effect_lo, effect_hi]``: the
+    shifts the same test does not reject, per cell (not corrected).
 
     Returns:
         One row per (pair, method) other than the baseline, columns
         :data:`VERDICT_COLUMNS`: ``n_paired`` (seeds paired with the
-        baseline), ``p_raw`` (the unadjusted two-sided p), ``p_value`` (Holm
-        adjusted), ``effect``, ``effect_lo``, ``effect_hi``, ``win_rate`` (the
-        fraction of paired seeds where the method beat the baseline by more
-        than ``tol``, ties counted one half) and ``verdict``.
+        baseline), ``p_raw`` (the unadjusted two-sided p), ``p_value`` and
+        ``p_equivalence`` (corrected), ``family_size`` (the tested cells of
+        its family), ``effect``, ``effect_lo``, ``effect_hi``, ``win_rate``
+        (the fraction of paired seeds where the method beat the baseline by
+        more than ``tol``, ties counted one half) and ``verdict``.
     """
-    return verdicts_from_runs(run_metrics(df, budget=budget), baseline, metric, alpha, margin, tol)
+    per_run = charge_failures(run_metrics(df, budget=budget), failed)
+    return verdicts_from_runs(
+        per_run, baseline, metric, alpha, margin, tol, family=family, correction=correction
+    )
 
 
 def _group_ci(per_run: pd.DataFrame, col: str, keys: list[str], n_boot: int) -> pd.DataFrame:
@@ -272,37 +506,43 @@ def summarize(
     n_boot: int = N_BOOT,
     margin: float = MARGIN,
     failed: pd.DataFrame | None = None,
+    family: str = "setting",
+    correction: str = "holm",
 ) -> pd.DataFrame:
     """The report table: one row per (pair, method), contract columns first.
 
-    Descriptive, on raw regret: final regret mean, standard error and median;
-    ``auc_mean`` (the contract's area under the log10-regret curve); the median
-    random-normalized final regret (1 = the median of ``random`` at the same
-    budget). On the judged ``metric`` (``metric`` names it): ``metric_mean``,
-    ``metric_iqm`` with a 95% bootstrap interval, ``mean_rank`` (the rank
-    among all methods on the same pair and seed, averaged over seeds), and the
-    verdict columns of :func:`verdicts`. The baseline's verdict is
-    ``baseline``; every other method is ``inconclusive`` when the table has no
-    baseline runs to pair with.
+    Descriptive, on raw regret of the finished runs: final regret mean,
+    standard error and median; ``auc_mean`` (the contract's area under the
+    log10-regret curve); the median random-normalized final regret (1 = the
+    median of ``random`` at the same budget). On the judged ``metric``
+    (``metric`` names it): ``metric_mean``, ``metric_iqm`` with a 95%
+    bootstrap interval, ``mean_rank`` (the rank among all methods on the same
+    pair and seed, averaged over seeds), and the verdict columns of
+    :func:`verdicts` (failed runs charged). The baseline's verdict is
+    ``baseline``.
 
-    ``n_seeds`` counts the finished runs of a cell, ``n_paired`` those paired
-    with a finished baseline run of the same seed (the baseline's own:
-    ``n_seeds``), ``n_failed`` the runs stored as failed (from ``failed``). A
-    cell whose runs all failed still has a row, with ``n_seeds`` 0.
+    ``n_seeds`` counts the finished runs of a cell, ``n_failed`` the runs
+    charged as failed (stored as failed in ``failed``, or missing), and
+    ``n_paired`` the seeds compared with the baseline: every seed of the
+    pair, charged runs included. A cell whose runs all failed still has a
+    row, with ``n_seeds`` 0.
 
     Args:
         df: the tidy table.
         baseline: method label the verdicts compare against.
         metric: ``auc`` or ``final``: what the ranks, IQM and tests judge.
-        alpha: family-wise error rate of the Holm-corrected tests (and
+        alpha: error rate of the corrected tests in each family (and
             ``1 - alpha`` the coverage of the effect's interval).
         budget: judge every run after this many evaluations (all by default).
         n_boot: bootstrap resamples of the IQM intervals.
         margin: the equivalence margin, log10 regret units.
         failed: the failed runs, one row each with ``pair, method, seed``
             (:func:`~bo_transfer.analysis.regret.load_failed`).
+        family: which comparisons one correction covers (:data:`FAMILIES`).
+        correction: ``holm`` or ``bh`` (:data:`CORRECTIONS`).
     """
     col = _check_metric(metric)
+    _check_family(family, correction)
     per_run = run_metrics(_with_measures(df, budget))
     per_run["rank"] = per_run.groupby([C.PAIR, C.SEED])[col].rank(method="average")
 
@@ -328,23 +568,24 @@ def summarize(
         ci["lo"],
         ci["hi"],
     )
-    n_failed = (
-        failed.groupby(keys).size()
-        if failed is not None and len(failed)
-        else pd.Series(dtype=int, index=pd.MultiIndex.from_tuples([], names=keys))
-    )
+    charged = charge_failures(per_run, failed)
+    n_failed = charged.groupby(keys, sort=True)["charged"].sum()
     table = table.reindex(table.index.union(n_failed.index))
     table["n_seeds"] = table["n_seeds"].fillna(0).astype(int)
     table["n_failed"] = n_failed.reindex(table.index).fillna(0).astype(int)
     table = table.reset_index()
 
-    ver = verdicts_from_runs(per_run, baseline, metric, alpha, margin)
+    ver = verdicts_from_runs(
+        charged, baseline, metric, alpha, margin, family=family, correction=correction
+    )
     table = table.merge(ver, on=keys, how="left")
     is_base = table[C.METHOD] == baseline
     table.loc[is_base, "verdict"] = "baseline"
-    table.loc[is_base, "n_paired"] = table.loc[is_base, "n_seeds"]
-    table["verdict"] = table["verdict"].fillna("inconclusive")
+    table.loc[is_base, "n_paired"] = table.loc[is_base, "n_seeds"] + table.loc[is_base, "n_failed"]
+    # A pair without any baseline run has nothing to pair with.
+    table["verdict"] = table["verdict"].fillna("untestable")
     table["n_paired"] = table["n_paired"].fillna(0).astype(int)
+    table["family_size"] = table["family_size"].fillna(0).astype(int)
     table["metric"] = metric
     return table[C.REPORT_COLUMNS + EXTRA_COLUMNS]
 

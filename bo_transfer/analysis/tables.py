@@ -16,6 +16,7 @@ TEX_MARK = {
     "negative": "$-$",
     "equivalent": "$=$",
     "inconclusive": "?",
+    "untestable": "n/a",
     "baseline": "base",
 }
 #: Column heading of the judged metric's mean, by ``metric``.
@@ -294,6 +295,14 @@ def human(v: float, digits: int = 2) -> str:
     return text.replace("-", "\u2212")
 
 
+def p_text(p: float) -> str:
+    """A p-value as a reader wants it: two significant digits, ``<0.0001``
+    below that (never ``0``: no p is zero)."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "\u2013"
+    return "<0.0001" if p < 1e-4 else human(p)
+
+
 def fixed(v: float, decimals: int = 2) -> str:
     """A number at fixed decimals, for a column of effects to read down:
     a true minus sign, ``0.00`` never signed; ``–`` when missing."""
@@ -418,4 +427,57 @@ def pivot_latex(
     lines += [r"\bottomrule", r"\end{tabular}}"]
     text = f"{tex_escape(caption)} {caption_tex}".strip()
     lines += [rf"\caption{{{text}}}", rf"\label{{{label}}}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+#: Columns of the verdict per method as tables show them: (heading, format).
+_METHOD_VERDICT_CELLS = [
+    ("method", lambda r: r[C.METHOD]),
+    ("settings", lambda r: str(int(r["n_settings"]))),
+    (
+        "paired seeds",
+        lambda r: (
+            f"{int(r['n_paired'])}" + (f" ({int(r['n_failed'])} failed)" if r["n_failed"] else "")
+        ),
+    ),
+    ("POI [95% CI]", lambda r: _interval(r["poi"], r["poi_lo"], r["poi_hi"])),
+    ("p", lambda r: _fmt(r["p_value"], 2)),
+    ("verdict", lambda r: r["verdict"]),
+]
+
+
+def method_verdicts_markdown(frame: pd.DataFrame) -> str:
+    """The verdict per method (:func:`~bo_transfer.analysis.method_level.method_verdicts`)
+    as a Markdown table."""
+    head = [h for h, _ in _METHOD_VERDICT_CELLS]
+    rows = [[f(r) for _, f in _METHOD_VERDICT_CELLS] for _, r in frame.iterrows()]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    return "\n".join(out + [line(r) for r in rows]) + "\n"
+
+
+def method_verdicts_latex(
+    frame: pd.DataFrame, caption: str, label: str = "tab:method-verdicts"
+) -> str:
+    """The verdict per method as a booktabs LaTeX table."""
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        r"\begin{tabular}{lrrlrc}",
+        r"\toprule",
+        r"Method & Settings & Paired seeds & POI [95\% CI] & $p$ & Verdict \\",
+        r"\midrule",
+    ]
+    for _, r in frame.iterrows():
+        cells = [tex_escape(f(r)) for _, f in _METHOD_VERDICT_CELLS[:3]]
+        cells.append(_interval(r["poi"], r["poi_lo"], r["poi_hi"], _num))
+        cells += [_num(r["p_value"], 2), TEX_MARK[r["verdict"]]]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{tex_escape(caption)}}}"]
+    lines += [rf"\label{{{label}}}", r"\end{table}"]
     return "\n".join(lines) + "\n"
