@@ -603,3 +603,29 @@ def test_a_method_keeps_its_colour_and_marker_across_reports_with_other_methods(
 
     looks = {(s.color, s.marker) for s in BUILTIN_STYLES.values()}
     assert len(looks) == len(BUILTIN_STYLES) and set(METHODS.names()) <= set(BUILTIN_STYLES)
+
+
+def test_panels_and_columns_follow_the_correlation_in_numeric_order(written):
+    """rho = -0.9, -0.6, -0.3, 0.3, ... left to right (as strings, -0.3 would
+    come before -0.6), in the regret curves, the heatmap and the pivot table;
+    one legend, outside the panels."""
+    report, _ = written
+    order = ["rho=-0.9", "rho=-0.6", "rho=-0.3", "rho=0.3", "rho=0.6", "rho=0.9"]
+    regret = report.figures["regret_curves"][2]
+    assert [ax.get_title() for ax in regret.axes if ax.get_visible()] == order
+    assert all(ax.get_legend() is None for ax in regret.axes) and len(regret.legends) == 1
+    heat = report.figures["effect_heatmap"][2].axes[0]
+    assert [t.get_text() for t in heat.get_xticklabels()] == order
+    page = report.html()
+    pivot = page[page.index('id="pivot"') :]
+    cols = [pivot.index(f"<th>{v}</th>") for v in ("-0.9", "-0.6", "-0.3", "0.3")]
+    assert cols == sorted(cols)
+
+
+def test_numbers_are_printed_for_people():
+    from bo_transfer.analysis.tables import fixed, human, p_text
+
+    assert human(6.94e-18) == "0" and human(-0.25) == "\u22120.25" and human(1234.5) == "1,234"
+    assert human(float("nan")) == "\u2013" and human(3.2e-6) == "3.2e\u221206"
+    assert fixed(-0.001) == "0.00" and fixed(-1.234) == "\u22121.23"
+    assert p_text(1e-20) == "<0.0001" and p_text(0.031) == "0.031"

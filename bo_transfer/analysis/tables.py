@@ -276,7 +276,8 @@ def break_even_latex(frame: pd.DataFrame, caption: str, label: str = "tab:break-
 def human(v: float, digits: int = 2) -> str:
     """A number as a reader wants it: ``0`` for zero (and for rounding noise
     such as ``6.94e-18``), a true minus sign, ``digits`` significant digits
-    in plain notation from 0.0001 to 10,000 (thousands separated), else
+    in plain notation from 0.0001 to 10,000 (a number of more integer
+    digits keeps them all, thousands separated), else
     ``1.2e-05`` style; ``–`` for a missing value."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "\u2013"
