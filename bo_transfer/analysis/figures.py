@@ -296,10 +296,10 @@ def _legend_below(fig: Figure, styles: Styles, methods, line: bool = True) -> No
         )
 
 
-def _gain_points(rows: pd.DataFrame, x: str) -> pd.DataFrame:
-    """One point per correlation: the median gain (minus the effect) and
-    interval over the pairs there (several instances), filled when most of
-    their verdicts are significant."""
+def _gain_points(rows: pd.DataFrame, x: str, by_pair: bool = False) -> pd.DataFrame:
+    """One point per correlation (per pair with ``by_pair``): the median gain
+    (minus the effect) and interval over the pairs there (several
+    instances), filled when most of their verdicts are significant."""
     has_ci = {"effect_lo", "effect_hi"} <= set(rows.columns)
     agg = {
         "gain": ("effect", lambda e: -e.median()),
@@ -308,7 +308,8 @@ def _gain_points(rows: pd.DataFrame, x: str) -> pd.DataFrame:
     if has_ci:
         agg["lo"] = ("effect_hi", lambda e: -e.median())
         agg["hi"] = ("effect_lo", lambda e: -e.median())
-    out = rows.groupby(x, as_index=False).agg(**agg).sort_values(x)
+    keys = [C.PAIR, x] if by_pair else [x]
+    out = rows.groupby(keys, as_index=False).agg(**agg).sort_values(x)
     if not has_ci:
         out["lo"] = out["hi"] = out["gain"]
     return out
@@ -388,8 +389,11 @@ def plot_transfer_gain(
             style = styles[method]
             ax.axhline(0.0, color="0.3", lw=0.8, ls="--", zorder=1)
             mine = rows[rows[C.METHOD] == method]
+            if k > 0:
+                # The worst source is no grid's knob: pairs there are points of their own.
+                mine = mine.assign(grid="")
             for g, part in mine.groupby("grid", sort=True):
-                pts = _gain_points(part, x)
+                pts = _gain_points(part, x, by_pair=not g)
                 sig = pts["sig"].to_numpy(bool)
                 if g:
                     ax.plot(pts[x], pts["gain"], color=style.color, ls=line_of[g], lw=1.3)
@@ -520,7 +524,8 @@ def plot_effect_heatmap(
         for tick, m in zip(ax.get_yticklabels(), methods):
             tick.set_color(styles[m].color if styles[m].color != "#000000" else "black")
         ax.set_xticks(range(len(pairs)), [label for _, label in cells], fontsize=7)
-        if title in ("", "other pairs"):
+        # About ten characters of 7-point text fit a 0.55-inch column.
+        if title in ("", "other pairs") or max(len(label) for _, label in cells) > 10:
             ax.tick_params(axis="x", labelrotation=35)
             for tick in ax.get_xticklabels():
                 tick.set_horizontalalignment("right")
