@@ -529,7 +529,7 @@ def plot_effect_heatmap(
             ax.tick_params(axis="x", labelrotation=35)
             for tick in ax.get_xticklabels():
                 tick.set_horizontalalignment("right")
-        else:
+        if title not in ("", "other pairs"):
             ax.set_title(title, fontsize=9)
         ax.tick_params(length=0)
     fig.colorbar(
