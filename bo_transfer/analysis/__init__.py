@@ -11,6 +11,7 @@ from bo_transfer.analysis.figures import (
     plot_regret,
     plot_transfer_gain,
 )
+from bo_transfer.analysis.method_level import method_verdicts, probability_of_improvement
 from bo_transfer.analysis.ranking import CriticalDifference, critical_difference, nemenyi_cd
 from bo_transfer.analysis.regret import (
     REGRET_FLOOR,
@@ -23,7 +24,11 @@ from bo_transfer.analysis.regret import (
 )
 from bo_transfer.analysis.report import Report, build_report
 from bo_transfer.analysis.stats import (
+    adjust,
+    benjamini_hochberg,
     bootstrap_iqm_ci,
+    charge_failures,
+    family_summary,
     holm,
     iqm,
     method_aggregates,
@@ -40,9 +45,13 @@ __all__ = [
     "Report",
     "add_random_normalized",
     "add_regret",
+    "adjust",
+    "benjamini_hochberg",
     "bootstrap_iqm_ci",
     "build_report",
+    "charge_failures",
     "critical_difference",
+    "family_summary",
     "holm",
     "iqm",
     "load_failed",
@@ -51,12 +60,14 @@ __all__ = [
     "method_colors",
     "method_style",
     "method_styles",
+    "method_verdicts",
     "nemenyi_cd",
     "plot_critical_difference",
     "plot_effect_heatmap",
     "plot_mean_rank",
     "plot_regret",
     "plot_transfer_gain",
+    "probability_of_improvement",
     "rank_curves",
     "references",
     "run_metrics",
