@@ -629,3 +629,26 @@ def test_numbers_are_printed_for_people():
     assert human(float("nan")) == "\u2013" and human(3.2e-6) == "3.2e\u221206"
     assert fixed(-0.001) == "0.00" and fixed(-1.234) == "\u22121.23"
     assert p_text(1e-20) == "<0.0001" and p_text(0.031) == "0.031"
+
+
+def test_no_label_is_clipped_and_no_legend_covers_the_data(written):
+    """Every critical-difference label lies inside the figure; the mean-rank
+    legend lies beside its axes, not on them."""
+    report, _ = written
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    cd = report.figures["critical_difference"][2]
+    renderer = FigureCanvasAgg(cd).get_renderer()
+    cd.draw(renderer)
+    frame = cd.bbox
+    for text in cd.axes[0].texts:
+        box = text.get_window_extent(renderer)
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, text.get_text()
+    ranks = report.figures["mean_rank"][2]
+    renderer = FigureCanvasAgg(ranks).get_renderer()
+    ranks.draw(renderer)
+    (legend,) = ranks.legends
+    assert ranks.axes[0].get_legend() is None
+    assert not legend.get_window_extent(renderer).overlaps(
+        ranks.axes[0].get_window_extent(renderer)
+    )
