@@ -233,13 +233,16 @@ def charge_failures(per_run: pd.DataFrame, failed: pd.DataFrame | None = None) -
     return pd.concat([per_run.assign(charged=False), charged], ignore_index=True)
 
 
+#: What :func:`_cell_statistics` returns per cell (``p_tost``: the larger
+#: of the two one-sided equivalence p; ``sign``: the verdict's direction).
+CELL_STATISTICS = ["p_raw", "p_tost", "sign", "effect", "effect_lo", "effect_hi", "win_rate"]
+
+
 def _cell_statistics(
     d: np.ndarray, alpha: float, margin: float, tol: float, legacy: bool
 ) -> dict[str, float]:
     if len(d) == 0:
-        return dict.fromkeys(
-            ("p_raw", "p_tost", "sign", "effect", "effect_lo", "effect_hi", "win_rate"), np.nan
-        )
+        return dict.fromkeys(CELL_STATISTICS, np.nan)
     zeros = "keep" if legacy else "drop"
     effect, lo, hi = hodges_lehmann(d, level=1 - alpha, tol=tol, zeros=zeros)
     tied = ties_to_zero(d, tol)
@@ -351,9 +354,7 @@ def verdicts_from_runs(
         d = diffs.get((pair, method), np.empty(0))
         stats_ = _cell_statistics(d, alpha, margin, tol, legacy)
         rows.append({C.PAIR: pair, C.METHOD: method, "n_paired": len(d)} | stats_)
-    out = pd.DataFrame(
-        rows, columns=keys + ["n_paired", "p_raw", "p_tost", "sign"] + VERDICT_COLUMNS[7:11]
-    )
+    out = pd.DataFrame(rows, columns=[*keys, "n_paired", *CELL_STATISTICS])
     out["p_value"] = np.nan
     out["p_equivalence"] = np.nan
     out["verdict"] = "untestable"
