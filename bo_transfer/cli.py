@@ -51,7 +51,8 @@ def _text_table(rows: list[dict], columns: list[str]) -> str:
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
-    return "\n".join(lines)
+    # The last column is not padded: a line ends where its text does.
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _emit(rows: list[dict], columns: list[str], fmt: str) -> None:
@@ -265,18 +266,21 @@ def _margin(text: str) -> float:
 def cmd_report(args: argparse.Namespace) -> int:
     from bo_transfer.analysis import build_report, load_failed, load_results
 
-    source = Path(args.dir)
+    source = Path(args.input)
     # An export file's report goes next to it; a sweep directory's inside it.
     out = Path(args.out or (source.parent if source.is_file() else source) / "report")
     check_folder(out)
-    df = load_results(args.dir)
+    df = load_results(args.input)
     if df.empty:
-        raise UserError(_no_finished_runs(args.dir))
+        raise UserError(_no_finished_runs(args.input))
     methods = sorted(df["method"].unique())
     if args.baseline not in methods:
         raise UserError(
             f"--baseline {args.baseline!r} is not in the results; methods: {', '.join(methods)}"
         )
+    study = f"{source.parent.name}/{source.name}" if source.is_file() else source.name
+    chosen = _method_list("--methods", args.methods, methods)
+    highlight = _method_list("--highlight", args.highlight, methods) or []
     at = _parse_budgets(args.at, int(df.groupby("run_key")["iteration"].max().min()))
     report = build_report(
         df,
@@ -284,9 +288,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         metric=args.metric,
         at=at,
         margin=args.margin,
-        failed=load_failed(args.dir),
+        failed=load_failed(args.input),
         family=args.family,
         correction=args.correction,
+        methods=chosen,
+        highlight=tuple(highlight),
+        title=f"bo_transfer report: {study}",
     )
     written = _write_report(report, out)
     texts = {"markdown": report.markdown(), "latex": report.latex(), "csv": report.csv()}
@@ -313,6 +320,21 @@ def _write_report(report, out: Path) -> list[Path]:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [out / path.name for path in written]
+
+
+def _method_list(flag: str, text: str | None, known: list[str]) -> list[str] | None:
+    """``--methods a,b`` -> ["a", "b"]; each must be a method (row label) of
+    the results; None when the flag is absent."""
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise UserError(
+            f"{flag}: {', '.join(map(repr, unknown)) or 'no method given'} is not in the "
+            f"results; methods: {', '.join(known)}"
+        )
+    return names
 
 
 def _no_finished_runs(directory: str) -> str:
@@ -391,29 +413,38 @@ def _write_export(
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bo_transfer import __version__
+    from bo_transfer.sweep.spec import DEFAULT_BATCH_SEEDS
+
     p = _Parser(prog="bo-transfer", description="Benchmark warm-started Bayesian optimization.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     s = sub.add_parser("list", help="list registered pairs or methods")
-    s.add_argument("what", choices=["pairs", "methods"])
-    s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    s.add_argument("what", choices=["pairs", "methods"], help="what to list")
+    s.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="output format (default: table)",
+    )
     s.set_defaults(func=cmd_list)
 
     s = sub.add_parser("show", help="plot a pair's source and target, print diagnostics")
-    s.add_argument("pair")
+    s.add_argument("pair", help="a pair name, e.g. gp:rho=0.5,dim=2")
     s.add_argument("--out", help="image file (default: <pair>.png)")
     s.set_defaults(func=cmd_show)
 
     s = sub.add_parser("run", help="run a sweep spec (TOML)")
-    s.add_argument("spec")
+    s.add_argument("spec", help="the sweep spec, a TOML file (e.g. benchmarks/quickstart.toml)")
     s.add_argument("--out", help="sweep directory (default: runs/<spec name>)")
     s.add_argument("--workers", type=int, help="worker processes (default: number of cores)")
     s.add_argument("--dask", metavar="ADDRESS", help="'local' (a LocalCluster) or tcp://HOST:PORT")
     s.add_argument("--slurm", action="store_true", help="submit to Slurm through submitit")
-    s.add_argument("--slurm-partition", help="Slurm partition")
-    s.add_argument("--slurm-account", help="Slurm account to charge")
-    s.add_argument("--slurm-qos", help="Slurm quality of service")
-    s.add_argument("--slurm-mem", help="memory per array task, e.g. 4G")
+    s.add_argument("--slurm-partition", help="Slurm partition (default: the cluster's)")
+    s.add_argument("--slurm-account", help="Slurm account to charge (default: yours)")
+    s.add_argument("--slurm-qos", help="Slurm quality of service (default: the cluster's)")
+    s.add_argument("--slurm-mem", help="memory per array task, e.g. 4G (default: the cluster's)")
     s.add_argument(
         "--slurm-option",
         action="append",
@@ -421,21 +452,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME[=VALUE]",
         help="any other sbatch option, e.g. constraint=haswell (repeatable)",
     )
-    s.add_argument("--slurm-time", type=int, default=60, help="minutes per array task")
-    s.add_argument("--slurm-parallelism", type=int, default=64, help="array tasks at once")
-    s.add_argument("--slurm-chunk", type=int, default=10, help="runs per array task, at most")
+    s.add_argument(
+        "--slurm-time", type=int, default=60, help="minutes per array task (default: 60)"
+    )
+    s.add_argument(
+        "--slurm-parallelism", type=int, default=64, help="array tasks at once (default: 64)"
+    )
+    s.add_argument(
+        "--slurm-chunk", type=int, default=10, help="runs per array task, at most (default: 10)"
+    )
     s.add_argument(
         "--slurm-cluster",
         choices=["slurm", "local"],
         default="slurm",
-        help="'local' runs the array tasks as local processes (submitit's local executor)",
+        help="'local' runs the array tasks as local processes (submitit's local executor; "
+        "default: slurm)",
     )
     s.add_argument(
         "--batch-seeds",
         type=int,
         metavar="S",
         help="run up to S seeds of a batched method as one batched model (default: the "
-        "spec's batch_seeds, else 1); the numbers are the same",
+        f"spec's batch_seeds, else {DEFAULT_BATCH_SEEDS}; 1 runs each seed alone); the "
+        "numbers agree in distribution",
     )
     s.add_argument(
         "--device",
@@ -451,11 +490,36 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("report", help="regret tables, verdicts and figures of a sweep")
-    s.add_argument("dir")
-    s.add_argument("--out", help="output directory (default: DIR/report)")
-    s.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown")
-    s.add_argument("--baseline", default="cold-gp")
-    s.add_argument("--metric", choices=["auc", "final"], default="auc")
+    s.add_argument(
+        "input",
+        metavar="INPUT",
+        help="a sweep directory (its results.sqlite) or a file bo-transfer export wrote "
+        "(.csv or .parquet)",
+    )
+    s.add_argument(
+        "--out",
+        help="output directory (default: INPUT/report for a directory, report/ next to an "
+        "export file)",
+    )
+    s.add_argument(
+        "--format",
+        choices=["markdown", "latex", "csv"],
+        default="markdown",
+        help="which table to print on stdout; every format is written to --out (default: markdown)",
+    )
+    s.add_argument(
+        "--baseline",
+        default="cold-gp",
+        metavar="METHOD",
+        help="the method every other is judged against (default: cold-gp)",
+    )
+    s.add_argument(
+        "--metric",
+        choices=["auc", "final"],
+        default="auc",
+        help="what the verdicts judge: the area under the log10-regret curve or the final "
+        "log10 regret (default: auc)",
+    )
     s.add_argument(
         "--margin",
         type=_margin,
@@ -480,11 +544,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="holm (family-wise error, default) or bh (Benjamini-Hochberg false discovery "
         "rate, for screening)",
     )
+    s.add_argument(
+        "--methods",
+        metavar="A,B,...",
+        help="report only these methods (and the baseline); default: all",
+    )
+    s.add_argument(
+        "--highlight",
+        metavar="A,B,...",
+        help="draw these methods bold and the others faded in the figures (their regret "
+        "curves get interquartile bands)",
+    )
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("export", help="the tidy per-iteration table")
-    s.add_argument("dir")
-    s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    s.add_argument("dir", metavar="DIR", help="a sweep directory (its results.sqlite)")
+    s.add_argument(
+        "--format", choices=["csv", "parquet"], default="csv", help="file format (default: csv)"
+    )
     s.add_argument("--out", help="output file (default: DIR/results.<format>)")
     s.set_defaults(func=cmd_export)
     return p

@@ -76,6 +76,18 @@ def _frame(pairs: dict[str, tuple[float, float, int]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _joined(ax) -> list:
+    """The lines an axes draws through its points (not the zero line, not
+    error-bar caps)."""
+    return [ln for ln in ax.get_lines()[1:] if ln.get_linestyle() not in ("None", "none", "")]
+
+
+def _points_x(ax) -> list[float]:
+    """The x of every marker the axes scatters."""
+    scatters = [c for c in ax.collections if type(c).__name__ == "PathCollection"]
+    return sorted(float(x) for c in scatters for x in np.asarray(c.get_offsets())[:, 0])
+
+
 def test_transfer_gain_places_a_two_source_pair_at_its_mean_and_its_worst_source():
     diagnostics = pair_diagnostics(_frame({"two": (0.0, -0.9, 2), "one": (0.5, 0.5, 1)}))
     table = pd.DataFrame(
@@ -88,15 +100,15 @@ def test_transfer_gain_places_a_two_source_pair_at_its_mean_and_its_worst_source
     )
     fig = plot_transfer_gain(table, diagnostics)
     mean_ax, worst_ax = fig.axes[:2]
-    (mean_line,) = mean_ax.get_lines()[1:]  # after the zero line
-    (worst_line,) = worst_ax.get_lines()[1:]
-    assert sorted(mean_line.get_xdata()) == [0.0, 0.5]  # not 0.9, the first source
-    assert sorted(worst_line.get_xdata()) == [-0.9, 0.5]
+    assert mean_ax.get_title() == "prior-mean (mean over sources)"
+    assert worst_ax.get_title() == "prior-mean (worst source)"
+    assert _points_x(mean_ax) == [0.0, 0.5]  # not 0.9, the first source
+    assert _points_x(worst_ax) == [-0.9, 0.5]
     assert "mean over sources" in mean_ax.get_xlabel()
     assert "worst source" in worst_ax.get_xlabel()
 
 
-def test_one_source_pairs_get_one_panel():
+def test_one_source_pairs_get_one_panel_per_method():
     diagnostics = pair_diagnostics(_frame({"a": (0.3, 0.3, 1), "b": (0.8, 0.8, 1)}))
     table = pd.DataFrame(
         {
@@ -107,13 +119,14 @@ def test_one_source_pairs_get_one_panel():
         }
     )
     fig = plot_transfer_gain(table, diagnostics)
-    assert len(fig.axes) == 1
+    assert len(fig.axes) == 1 and fig.axes[0].get_title() == "prior-mean"
     assert "mean" not in fig.axes[0].get_xlabel()
 
 
-def test_pairs_of_two_grids_get_a_row_of_panels_each():
-    """dim=2 and dim=4 over the same correlations: one line per grid, never a
-    line that zigzags between the two dimensions at each correlation."""
+def test_pairs_of_two_grids_get_a_line_each_with_its_interval_band():
+    """dim=2 and dim=4 over the same correlations: one line per grid (its own
+    line style) in the method's panel, never a line that zigzags between the
+    two dimensions at each correlation; the effect's interval as a band."""
     names = {
         (rho, dim): f"gp:rho={rho},dim={dim},lengthscale=0.2"
         for rho in (-0.5, 0.0, 0.5)
@@ -123,23 +136,34 @@ def test_pairs_of_two_grids_get_a_row_of_panels_each():
     gain = {(rho, dim): rho * (2.0 if dim == 2 else 0.4) for rho, dim in names}
     table = pd.DataFrame(
         [
-            {C.PAIR: n, C.METHOD: m, "effect": 0.0 if m == "cold-gp" else -gain[k], "verdict": v}
+            {
+                C.PAIR: n,
+                C.METHOD: m,
+                "effect": 0.0 if m == "cold-gp" else -gain[k],
+                "effect_lo": 0.0 if m == "cold-gp" else -gain[k] - 0.1,
+                "effect_hi": 0.0 if m == "cold-gp" else -gain[k] + 0.1,
+                "verdict": v,
+            }
             for k, n in names.items()
             for m, v in (("cold-gp", "baseline"), ("prior-mean", "inconclusive"))
         ]
     )
     fig = plot_transfer_gain(table, diagnostics)
-    titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["gp:dim=2,lengthscale=0.2", "gp:dim=4,lengthscale=0.2"]
-    for ax, top in zip(fig.axes, (1.0, 0.2)):
-        (line,) = ax.get_lines()[1:]  # after the zero line
-        assert list(line.get_xdata()) == [-0.5, 0.0, 0.5]
-        assert list(line.get_ydata()) == [-top, 0.0, top]
+    (ax,) = fig.axes
+    dim2, dim4 = _joined(ax)
+    assert list(dim2.get_xdata()) == [-0.5, 0.0, 0.5]
+    assert list(dim2.get_ydata()) == [-1.0, 0.0, 1.0]
+    assert list(dim4.get_ydata()) == pytest.approx([-0.2, 0.0, 0.2])
+    assert dim2.get_linestyle() != dim4.get_linestyle()
+    bands = [c for c in ax.collections if type(c).__name__ == "FillBetweenPolyCollection"]
+    assert len(bands) == 2
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "gp:dim=2,lengthscale=0.2" in legend and "gp:dim=4,lengthscale=0.2" in legend
 
 
-def test_a_family_with_one_pair_is_not_a_grid_of_its_own():
-    """A literature table (one pair per family): one row of panels, however
-    many families have a correlation knob."""
+def test_unrelated_pairs_get_points_not_lines():
+    """A literature table (one pair per family): points with whiskers, no
+    line joining unrelated problems."""
     names = ["gp:rho=0.5,dim=2,lengthscale=0.2", "hartmann:dim=3,shift=0.2", "other"]
     diagnostics = pair_diagnostics(_frame({n: (0.1 * i, 0.1 * i, 1) for i, n in enumerate(names)}))
     table = pd.DataFrame(
@@ -150,4 +174,5 @@ def test_a_family_with_one_pair_is_not_a_grid_of_its_own():
         ]
     )
     fig = plot_transfer_gain(table, diagnostics)
-    assert len(fig.axes) == 1 and fig.axes[0].get_title() == ""
+    (ax,) = fig.axes
+    assert _joined(ax) == [] and _points_x(ax) == pytest.approx([0.0, 0.1, 0.2])

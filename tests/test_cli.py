@@ -176,3 +176,61 @@ def test_report_counts_failed_runs_per_cell_and_takes_a_margin(tmp_path, capsys,
     ]:
         code, _, err = run_cli(capsys, "report", str(tmp_path), flag, bad)
         assert code == 2 and flag in err and err.count("\n") == 1
+
+
+def test_version_prints_the_package_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"bo-transfer {version('bo_transfer')}"
+
+
+def test_every_option_of_every_command_has_help_and_report_names_its_input():
+    from bo_transfer.cli import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        for action in sub._actions:
+            if action.dest != "help":
+                assert action.help, f"{name} {action.option_strings or action.dest}"
+    usage = commands["report"].format_usage()
+    assert "INPUT" in usage and " dir" not in usage
+    run_help = commands["run"].format_help()
+    # the spec's default batch_seeds (8), not 1
+    from bo_transfer.sweep.spec import DEFAULT_BATCH_SEEDS
+
+    assert f"else {DEFAULT_BATCH_SEEDS}" in " ".join(run_help.split())
+
+
+def test_list_methods_lines_end_where_their_text_does(capsys):
+    code, out, _ = run_cli(capsys, "list", "methods")
+    assert code == 0
+    lines = out.splitlines()
+    assert all(line == line.rstrip() for line in lines)
+    # padded, every line was as long as the longest summary
+    assert len({len(line) for line in lines}) > len(lines) // 2
+
+
+def test_report_methods_and_highlight(tiny_results, tmp_path, capsys):
+    out = tmp_path / "r"
+    code, _, _ = run_cli(
+        capsys,
+        "report",
+        str(tiny_results),
+        "--out",
+        str(out),
+        "--methods",
+        "prior-mean,random",
+        "--highlight",
+        "prior-mean",
+    )
+    assert code == 0
+    table = pd.read_csv(out / "table.csv")
+    assert set(table[C.METHOD]) == {"prior-mean", "random", "cold-gp"}  # the baseline stays
+    for flag in ("--methods", "--highlight"):
+        code, _, err = run_cli(capsys, "report", str(tiny_results), flag, "prior-mean,nope")
+        assert code == 2 and "'nope'" in err and "init-transfer" in err
+        assert err.count("\n") == 1

@@ -1,9 +1,11 @@
 """The report's files: LaTeX that compiles, a page a browser renders, the BibTeX
 of every method and family in the table, and the ``report`` command's flags."""
 
+import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,8 @@ from bo_transfer.analysis.signed_rank import detectable_shift
 from bo_transfer.cli import main
 from bo_transfer.methods import METHODS, Method
 from bo_transfer.problems import FAMILIES
+
+RESULTS = Path(__file__).parent.parent / "results"
 
 METHOD_NAMES = {
     "random": "random",
@@ -128,7 +132,8 @@ def test_caption_states_margin_tolerance_and_smallest_detectable_effect(sweep_fr
 def test_verdict_per_method_leads_the_report(written):
     report, out = written
     assert report.markdown().startswith("## Verdict per method")
-    assert report.html().index("Verdict per method") < report.html().index("Transfer verdicts")
+    page = report.html()
+    assert page.index("verdict across settings") < page.index('id="settings"')
     assert report.latex().index("tab:method-verdicts") < report.latex().index("tab:transfer")
     assert report.family["family"] == "setting" and report.family["n_families"] == 6
     on_disk = pd.read_csv(out / "method_verdicts.csv")
@@ -266,7 +271,8 @@ def test_an_entry_without_bibtex_falls_back_to_misc(monkeypatch):
 
 def latex_structure_errors(tex: str) -> list[str]:
     """A structural LaTeX check: environments nest, braces balance, and every
-    tabular row has as many cells as the column spec."""
+    row of every tabular and longtable has as many cells as its column spec
+    (a ``\\multicolumn{n}`` counts as n)."""
     errors, stack = [], []
     body = re.sub(r"\\[{}%&$#_]", "", tex)
     if body.count("{") != body.count("}"):
@@ -277,12 +283,16 @@ def latex_structure_errors(tex: str) -> list[str]:
         elif not stack or stack.pop() != env:
             errors.append(f"\\end{{{env}}} without its \\begin")
     errors += [f"\\begin{{{env}}} never ended" for env in stack]
-    spec = re.search(r"\\begin\{tabular\}\{([lrc]+)\}", tex)
-    inner = tex.split(spec.group(0))[1].split(r"\end{tabular}")[0]
-    for row in inner.split(r"\\")[:-1]:
-        row = re.sub(r"\\(toprule|midrule|bottomrule)", "", row).strip()
-        if row and row.count("&") - row.count(r"\&") != len(spec.group(1)) - 1:
-            errors.append(f"row with wrong cell count: {row[:40]}")
+    tables = re.findall(r"\\begin\{(tabular|longtable)\}\{([lrc]+)\}(.*?)\\end\{\1\}", tex, re.S)
+    if not tables:
+        errors.append("no tabular or longtable")
+    for _, spec, inner in tables:
+        for row in inner.split(r"\\")[:-1]:
+            row = re.sub(r"\\(toprule|midrule|bottomrule|endfirsthead|endhead|endfoot)", "", row)
+            row = re.sub(r"\\caption\{.*\}\\label\{[^}]*\}", "", row, flags=re.S).strip()
+            spans = sum(int(n) - 1 for n in re.findall(r"\\multicolumn\{(\d+)\}", row))
+            if row and row.count("&") - row.count(r"\&") + spans != len(spec) - 1:
+                errors.append(f"row with wrong cell count: {row[:40]}")
     return errors
 
 
@@ -290,24 +300,30 @@ def test_latex_table_is_well_formed(written):
     report, out = written
     tex = (out / "table.tex").read_text()
     assert latex_structure_errors(tex) == []
-    assert tex.count(r"\textbf{") == report.table[C.PAIR].nunique()
-    assert r"\caption{Budget 8 evaluations, 10 seeds" in tex
+    long = tex[tex.index(r"\begin{longtable}") :]
+    assert long.count(r"\textbf{") == report.table[C.PAIR].nunique()
+    assert r"\caption{Budget 8 evaluations, 10 seeds" in long
     for marker in ("$+$", "$-$", "base"):
-        assert marker in tex
+        assert marker in long
+    # the compact table first: a row per setting, a column per non-baseline method
+    pivot = tex[: tex.index(r"\begin{longtable}")]
+    assert r"\begin{tabular}{lrrr}" in pivot and r"\rotatebox{90}{prior-mean}" in pivot
+    assert "rho=-0.9" in pivot and r"$^{-}$" in pivot and r"$^{+}$" in pivot
     # the checker itself catches a broken table
     assert latex_structure_errors(tex.replace(r"\end{tabular}", "", 1))
     assert latex_structure_errors(tex.replace(" & ", " ", 1))
+    assert latex_structure_errors(long.replace(" & ", " ", 3))
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
-def test_latex_table_compiles_with_its_references(written, tmp_path):
-    _, out = written
-    shutil.copy(out / "references.bib", tmp_path)
+def _pdflatex(tmp_path, body: str, options: str = "margin=1cm,landscape", bib: bool = True):
+    """Compile ``body`` in an article with the packages table.tex needs (and
+    its bibliography); returns the last pdflatex run's output."""
     (tmp_path / "paper.tex").write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage[margin=1cm,landscape]"
-        "{geometry}\n\\begin{document}\n"
-        + (out / "table.tex").read_text()
-        + "\\bibliographystyle{plain}\n\\bibliography{references}\n\\end{document}\n"
+        "\\documentclass{article}\n\\usepackage{booktabs,longtable,graphicx}\n"
+        f"\\usepackage[{options}]{{geometry}}\n\\begin{{document}}\n"
+        + body
+        + ("\\bibliographystyle{plain}\n\\bibliography{references}\n" if bib else "")
+        + "\\end{document}\n"
     )
 
     def run(*cmd):
@@ -315,13 +331,37 @@ def test_latex_table_compiles_with_its_references(written, tmp_path):
 
     first = run("pdflatex", "-interaction=nonstopmode", "-halt-on-error", "paper.tex")
     assert first.returncode == 0, first.stdout[-2000:]
-    if shutil.which("bibtex"):
+    last = first
+    if bib and shutil.which("bibtex"):
         assert run("bibtex", "paper").returncode == 0
         run("pdflatex", "-interaction=nonstopmode", "paper.tex")
         last = run("pdflatex", "-interaction=nonstopmode", "-halt-on-error", "paper.tex")
         assert last.returncode == 0
         assert "undefined" not in last.stdout, last.stdout[-2000:]
     assert (tmp_path / "paper.pdf").stat().st_size > 0
+    return last.stdout
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_latex_table_compiles_with_its_references(written, tmp_path):
+    """Both tables compile with the bibliography; the long table breaks
+    across pages (longtable)."""
+    _, out = written
+    shutil.copy(out / "references.bib", tmp_path)
+    log = _pdflatex(tmp_path, (out / "table.tex").read_text())
+    assert "Output written on paper.pdf" in log
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+@pytest.mark.parametrize("study", ["correlation", "literature"])
+def test_committed_pivot_table_fits_a_portrait_page(study, tmp_path):
+    """The committed studies' compact table (13 methods x 18 settings): one
+    portrait page, nothing wider than the text."""
+    tex = (RESULTS / study / "table.tex").read_text()
+    pivot = tex[: tex.index(r"{\footnotesize")]
+    out = _pdflatex(tmp_path, pivot, options="a4paper,margin=2.5cm", bib=False)
+    log = (tmp_path / "paper.log").read_text()
+    assert "(1 page" in out and "Overfull \\hbox" not in log and "Float too large" not in log
 
 
 def test_to_latex_escapes_labels():
@@ -371,7 +411,7 @@ def test_index_html_renders_in_a_real_browser(written, tmp_path):
     report, out = written
     page = (out / "index.html").read_text()
     # self-contained: nothing fetched from anywhere
-    assert not re.search(r"""(src|href)=["'](?!data:)""", page)
+    assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)
     probe = tmp_path / "probe.html"
     probe.write_text(page.replace("</html>", CHECK))
     flags = [
@@ -399,6 +439,65 @@ def test_index_html_renders_in_a_real_browser(written, tmp_path):
     n_tables = int(re.search(r'data-tables="(\d+)"', dom).group(1))
     assert n_tables >= 4  # verdicts, at 4 evaluations, methods, diagnostics
     assert 'class="negative"' in dom and "prior-mean" in dom
+
+
+# Appended to a copy of the page: where the summary and the headline figure
+# are, and whether anything is wider than the window (a table in its own
+# scrolling box counts too).
+LAYOUT = """<script>window.addEventListener('load', () => {
+  const d = document.documentElement, b = document.body.dataset;
+  const y = (el, side) => el ? Math.round(el.getBoundingClientRect()[side] + window.scrollY) : -1;
+  b.summaryBottom = y(document.getElementById('summary'), 'bottom');
+  b.headlineTop = y(document.querySelector('#when-transfer-hurts img'), 'top');
+  b.overflow = d.scrollWidth - d.clientWidth;
+  b.scrolling = [...document.querySelectorAll('.scroll')]
+    .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.closest('section').id).join(' ') || 'none';
+  b.imgs = [...document.images].filter(i => i.complete && i.naturalWidth > 0).length;
+});</script></html>"""
+
+
+def _browser(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1400,1500",
+        "--virtual-time-budget=5000",
+    ]
+    return subprocess.run(
+        [CHROMIUM, *flags, *args, page.as_uri()], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+@pytest.mark.parametrize("which", ["synthetic", "correlation", "literature", "multisource"])
+def test_report_page_answers_first_at_1400_px(which, written, tmp_path):
+    """At 1400 px the summary and the headline figure are in the first
+    1,500 px, and nothing is wider than the window. The screenshot of that
+    first screen is kept as the test's output (its path printed)."""
+    index = written[1] / "index.html" if which == "synthetic" else RESULTS / which / "index.html"
+    probe = tmp_path / "probe.html"
+    probe.write_text(index.read_text().replace("</html>", LAYOUT))
+    dom = _browser(probe, tmp_path, "--dump-dom")
+    facts = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', re.search(r"<body[^>]*>", dom.stdout)[0]))
+    assert 0 < int(facts["summary-bottom"]) < 1500, facts
+    assert 0 < int(facts["headline-top"]) < 1500, facts
+    assert int(facts["overflow"]) <= 0 and facts["scrolling"] == "none", facts
+    # Kept where CI collects test output (BO_TRANSFER_TEST_OUTPUT), else in tmp_path.
+    keep = Path(os.environ.get("BO_TRANSFER_TEST_OUTPUT") or tmp_path)
+    keep.mkdir(parents=True, exist_ok=True)
+    shot = keep / f"screenshot-{which}.png"
+    _browser(index, tmp_path, f"--screenshot={shot}")
+    assert shot.stat().st_size > 10_000
+    print(f"screenshot: {shot}")
 
 
 def run_cli(capsys, *argv):
@@ -468,3 +567,88 @@ def test_a_file_that_is_not_an_export_is_one_line(tmp_path, capsys):
     assert main(["report", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a bo-transfer export" in err
+
+
+def _line_colors(fig) -> dict[str, str]:
+    """method -> the colour its lines are drawn in, read from the figure's legend."""
+    from matplotlib.colors import to_hex
+
+    legend = fig.legends[0]
+    return {
+        t.get_text(): to_hex(h.get_color())
+        for t, h in zip(legend.get_texts(), legend.legend_handles)
+    }
+
+
+def test_a_method_keeps_its_colour_and_marker_across_reports_with_other_methods(sweep_frame):
+    """Two reports of different method sets (one also with a method the
+    package does not know): prior-mean looks the same in both, in every
+    figure, and a built-in method's colour is fixed."""
+    from bo_transfer.analysis import method_style
+
+    small = sweep_frame[sweep_frame[C.METHOD].isin(["cold-gp", "prior-mean"])]
+    a = build_report(small, baseline="cold-gp")
+    b = build_report(sweep_frame, baseline="cold-gp")
+    for report in (a, b):
+        assert report.styles["prior-mean"] == method_style("prior-mean")
+    regret_a = _line_colors(a.figures["regret_curves"][2])
+    regret_b = _line_colors(b.figures["regret_curves"][2])
+    assert regret_a["prior-mean"] == regret_b["prior-mean"] == "#0072b2"
+    assert regret_a["cold-gp"] == regret_b["cold-gp"] == "#000000"
+    # a name the package does not know: the same style from its name alone
+    assert method_style("my-method") == method_style("my-method")
+    assert b.styles["init"] == method_style("init")
+    # no two built-in methods look alike
+    from bo_transfer.analysis.figures import BUILTIN_STYLES
+
+    looks = {(s.color, s.marker) for s in BUILTIN_STYLES.values()}
+    assert len(looks) == len(BUILTIN_STYLES) and set(METHODS.names()) <= set(BUILTIN_STYLES)
+
+
+def test_panels_and_columns_follow_the_correlation_in_numeric_order(written):
+    """rho = -0.9, -0.6, -0.3, 0.3, ... left to right (as strings, -0.3 would
+    come before -0.6), in the regret curves, the heatmap and the pivot table;
+    one legend, outside the panels."""
+    report, _ = written
+    order = ["rho=-0.9", "rho=-0.6", "rho=-0.3", "rho=0.3", "rho=0.6", "rho=0.9"]
+    regret = report.figures["regret_curves"][2]
+    assert [ax.get_title() for ax in regret.axes if ax.get_visible()] == order
+    assert all(ax.get_legend() is None for ax in regret.axes) and len(regret.legends) == 1
+    heat = report.figures["effect_heatmap"][2].axes[0]
+    assert [t.get_text() for t in heat.get_xticklabels()] == order
+    page = report.html()
+    pivot = page[page.index('id="pivot"') :]
+    cols = [pivot.index(f"<th>{v}</th>") for v in ("-0.9", "-0.6", "-0.3", "0.3")]
+    assert cols == sorted(cols)
+
+
+def test_numbers_are_printed_for_people():
+    from bo_transfer.analysis.tables import fixed, human, p_text
+
+    assert human(6.94e-18) == "0" and human(-0.25) == "\u22120.25" and human(1234.5) == "1,234"
+    assert human(float("nan")) == "\u2013" and human(3.2e-6) == "3.2e\u221206"
+    assert fixed(-0.001) == "0.00" and fixed(-1.234) == "\u22121.23"
+    assert p_text(1e-20) == "<0.0001" and p_text(0.031) == "0.031"
+
+
+def test_no_label_is_clipped_and_no_legend_covers_the_data(written):
+    """Every critical-difference label lies inside the figure; the mean-rank
+    legend lies beside its axes, not on them."""
+    report, _ = written
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    cd = report.figures["critical_difference"][2]
+    renderer = FigureCanvasAgg(cd).get_renderer()
+    cd.draw(renderer)
+    frame = cd.bbox
+    for text in cd.axes[0].texts:
+        box = text.get_window_extent(renderer)
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, text.get_text()
+    ranks = report.figures["mean_rank"][2]
+    renderer = FigureCanvasAgg(ranks).get_renderer()
+    ranks.draw(renderer)
+    (legend,) = ranks.legends
+    assert ranks.axes[0].get_legend() is None
+    assert not legend.get_window_extent(renderer).overlaps(
+        ranks.axes[0].get_window_extent(renderer)
+    )

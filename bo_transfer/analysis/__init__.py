@@ -3,7 +3,10 @@
 from bo_transfer.analysis.citations import References, references
 from bo_transfer.analysis.figures import (
     method_colors,
+    method_style,
+    method_styles,
     plot_critical_difference,
+    plot_effect_heatmap,
     plot_mean_rank,
     plot_regret,
     plot_transfer_gain,
@@ -55,9 +58,12 @@ __all__ = [
     "load_results",
     "method_aggregates",
     "method_colors",
+    "method_style",
+    "method_styles",
     "method_verdicts",
     "nemenyi_cd",
     "plot_critical_difference",
+    "plot_effect_heatmap",
     "plot_mean_rank",
     "plot_regret",
     "plot_transfer_gain",
