@@ -273,8 +273,9 @@ class Method(ABC):
 class BatchedMethod(Method):
     """A method whose step is written for S runs at once (S seeds of one
     method and options, in lock-step): implement :meth:`propose_batch`;
-    :meth:`propose` is the same step for a batch of one, so a run computes the
-    same numbers alone or in a seed block.
+    :meth:`propose` is the same step for a batch of one, so a run takes the
+    same steps alone or in a seed block (to the maths library's rounding: see
+    :mod:`bo_transfer.reproducibility`).
 
     A subclass that overrides :meth:`propose` alone is not batched (see
     :func:`has_batched_step`): its own ``propose`` is never bypassed.
