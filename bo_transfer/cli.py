@@ -192,9 +192,18 @@ def _executor(args: argparse.Namespace, out: Path):
 def cmd_run(args: argparse.Namespace) -> int:
     from bo_transfer.sweep import Sweep, run_sweep
 
-    sweep = Sweep.from_toml(args.spec)
-    out = Path(args.out or Path("runs") / sweep.name)
-    runs = sweep.runs()
+    if (args.spec is None) == (args.like is None):
+        raise UserError("run: give a SPEC.toml or --like STUDY (one of them)")
+    if (args.methods is None) != (args.like is None):
+        raise UserError("run: --methods goes with --like STUDY (a spec lists its own methods)")
+    if args.like is not None:
+        if args.out is None:
+            raise UserError("run --like: give --out DIR for the new runs")
+        sweeps = _like_sweeps(args.like, args.methods)
+    else:
+        sweeps = [Sweep.from_toml(args.spec)]
+    out = Path(args.out or Path("runs") / sweeps[0].name)
+    runs = [s for sweep in sweeps for s in sweep.runs()]
     if args.dry_run:
         for s in runs:
             print(f"{s.key}  {s.pair}  {s.method_label}  seed={s.seed}")
@@ -204,27 +213,63 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f"--batch-seeds must be >= 1, got {args.batch_seeds}")
     from bo_transfer.sweep.plan import check_device
 
-    check_device(args.device or sweep.device)
+    check_device(args.device or sweeps[0].device)
     executor = _executor(args, out)
     previous = signal.signal(signal.SIGTERM, _terminate)
+    failed = False
     try:
-        summary = run_sweep(
-            sweep,
-            out,
-            executor=executor,
-            retry_failed=args.retry_failed,
-            append=args.append,
-            progress=not args.quiet,
-            batch_seeds=args.batch_seeds,
-            device=args.device,
-        )
+        for sweep in sweeps:
+            summary = run_sweep(
+                sweep,
+                out,
+                executor=executor,
+                retry_failed=args.retry_failed,
+                # A study of several settings is several specs in one directory.
+                append=args.append or args.like is not None,
+                progress=not args.quiet,
+                batch_seeds=args.batch_seeds,
+                device=args.device,
+            )
+            for line in summary.lines():
+                print(line)
+            failed = failed or bool(summary.failed or summary.lost)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    for line in summary.lines():
-        print(line)
     print(f"results in {out / 'results.sqlite'}")
     # Runs lost on a cluster are not done either: the same command runs them.
-    return EXIT_RUNS_FAILED if summary.failed or summary.lost else EXIT_OK
+    return EXIT_RUNS_FAILED if failed else EXIT_OK
+
+
+def study_input(study: str) -> str:
+    """What ``--like STUDY`` (and ``report``) reads: a results directory's
+    store, else the ``results.parquet`` or ``results.csv`` export it holds,
+    else STUDY itself (an export file)."""
+    from bo_transfer.sweep.store import STORE_NAME
+
+    path = Path(study)
+    if path.is_dir():
+        for name in (STORE_NAME, "results.parquet", "results.csv"):
+            if (path / name).exists():
+                return str(path) if name == STORE_NAME else str(path / name)
+        raise UserError(f"--like {study!r}: no {STORE_NAME}, results.parquet or results.csv in it")
+    if not path.exists():
+        raise UserError(f"--like {study!r}: no such directory or export file")
+    return study
+
+
+def _like_sweeps(study: str, methods_text: str) -> list:
+    """The sweeps of ``run --like STUDY --methods A,B``."""
+    from bo_transfer.analysis.protocols import PROTOCOL, parse
+    from bo_transfer.analysis.regret import load_results
+    from bo_transfer.sweep.like import like_sweeps
+
+    source = study_input(study)
+    runs = load_results(source).drop_duplicates("run_key")
+    methods = [m.strip() for m in methods_text.split(",") if m.strip()]
+    name = f"like-{Path(study).resolve().name or 'study'}"
+    if Path(source).is_file():
+        name = f"like-{Path(source).resolve().parent.name}"
+    return like_sweeps(name, [parse(t) for t in runs[PROTOCOL]], methods, study)
 
 
 def _parse_budgets(text: str | None, largest: int) -> tuple[int, ...]:
@@ -257,15 +302,16 @@ def _margin(text: str) -> float:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bo_transfer.analysis import build_report, load_failed, load_results
+    from bo_transfer.analysis import build_report
+    from bo_transfer.analysis.inputs import load_inputs
 
-    source = Path(args.dir)
+    source = Path(args.inputs[0])
     # An export file's report goes next to it; a sweep directory's inside it.
     out = Path(args.out or (source.parent if source.is_file() else source) / "report")
     check_folder(out)
-    df = load_results(args.dir)
+    df, failed = load_inputs(args.inputs, args.prefer)
     if df.empty:
-        raise UserError(_no_finished_runs(args.dir))
+        raise UserError(_no_finished_runs(args.inputs[0]))
     methods = sorted(df["method"].unique())
     if args.baseline not in methods:
         raise UserError(
@@ -278,7 +324,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         metric=args.metric,
         at=at,
         margin=args.margin,
-        failed=load_failed(args.dir),
+        failed=failed,
     )
     try:
         written = report.write(out)
@@ -362,8 +408,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="image file (default: <pair>.png)")
     s.set_defaults(func=cmd_show)
 
-    s = sub.add_parser("run", help="run a sweep spec (TOML)")
-    s.add_argument("spec")
+    s = sub.add_parser(
+        "run", help="run a sweep spec (TOML), or a study's protocol for other methods"
+    )
+    s.add_argument("spec", nargs="?", help="the sweep spec (TOML); or use --like")
+    s.add_argument(
+        "--like",
+        metavar="STUDY",
+        help="run exactly STUDY's pairs, seeds, budgets and source settings (STUDY: a "
+        "results directory or an export file) for the --methods only",
+    )
+    s.add_argument("--methods", metavar="NAME[,NAME...]", help="the methods to run with --like")
     s.add_argument("--out", help="sweep directory (default: runs/<spec name>)")
     s.add_argument("--workers", type=int, help="worker processes (default: number of cores)")
     s.add_argument("--dask", metavar="ADDRESS", help="'local' (a LocalCluster) or tcp://HOST:PORT")
@@ -409,8 +464,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("report", help="regret tables, verdicts and figures of a sweep")
-    s.add_argument("dir")
-    s.add_argument("--out", help="output directory (default: DIR/report)")
+    s.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="sweep directories or export files; runs of several pair by seed, and "
+        "only under the same protocol fingerprint",
+    )
+    s.add_argument(
+        "--prefer",
+        action="append",
+        default=[],
+        metavar="INPUT",
+        help="keep this input's runs of a method label that several inputs hold (repeatable)",
+    )
+    s.add_argument("--out", help="output directory (default: INPUT/report, the first INPUT's)")
     s.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown")
     s.add_argument("--baseline", default="cold-gp")
     s.add_argument("--metric", choices=["auc", "final"], default="auc")

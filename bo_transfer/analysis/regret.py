@@ -13,6 +13,7 @@ import pandas as pd
 
 from bo_transfer import columns as C
 from bo_transfer.analysis.diagnostics import SUMMARY_COLUMNS, source_summaries
+from bo_transfer.analysis.protocols import PROTOCOL, export_protocols, store_protocols
 from bo_transfer.errors import UserError
 from bo_transfer.problems.base import ROUNDING, BelowOptimumWarning
 from bo_transfer.sweep.runner import RunSpec
@@ -155,9 +156,12 @@ def _cell_settings(spec_entry: str) -> dict[str, str]:
     return out
 
 
-def _tidy(raw: pd.DataFrame, runs: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+def _tidy(
+    raw: pd.DataFrame, runs: pd.DataFrame, labels: pd.Series, details: pd.DataFrame
+) -> pd.DataFrame:
     raw = raw.assign(**{C.METHOD: raw[C.RUN_KEY].map(labels)})
     df = add_regret(raw.join(runs, on=C.RUN_KEY))
+    df[PROTOCOL] = store_protocols(df, details)
     first = C.EXPORT_COLUMNS + [C.LOG_REGRET, C.ELAPSED_S, "x"]
     rest = [c for c in df.columns if c not in first]
     return df[first + rest].sort_values([C.PAIR, C.METHOD, C.SEED, C.ITERATION], ignore_index=True)
@@ -167,12 +171,13 @@ def iter_results(directory: str | Path, runs_per_chunk: int = 2000) -> Iterator[
     """The tidy table of :func:`load_results` in chunks of whole runs, so an
     export of a large store never holds it all in memory."""
     with ResultStore(directory) as store:
-        runs = _run_columns(store.run_details())
+        details = store.run_details()
+        runs = _run_columns(details)
         labels = cell_labels(store.run_cells())
         keys = store.run_keys()
         for start in range(0, len(keys), runs_per_chunk):
             chunk = store.evals_frame(keys=keys[start : start + runs_per_chunk])
-            yield _tidy(chunk, runs, labels)
+            yield _tidy(chunk, runs, labels, details)
 
 
 #: Columns a report needs beyond the contract ones, so an export file it reads
@@ -203,6 +208,7 @@ def read_export(path: str | Path) -> pd.DataFrame:
         raise UserError(
             f"{str(path)!r} is not a bo-transfer export: no column {', '.join(missing)}"
         )
+    df[PROTOCOL] = export_protocols(df, path)
     return df.sort_values([C.PAIR, C.METHOD, C.SEED, C.ITERATION], ignore_index=True)
 
 
@@ -223,7 +229,8 @@ def load_results(directory: str | Path) -> pd.DataFrame:
         return read_export(directory)
     with ResultStore(directory) as store:
         labels = cell_labels(store.run_cells())
-        return _tidy(store.evals_frame(), _run_columns(store.run_details()), labels)
+        details = store.run_details()
+        return _tidy(store.evals_frame(), _run_columns(details), labels, details)
 
 
 def load_failed(directory: str | Path) -> pd.DataFrame:
