@@ -60,12 +60,26 @@ def _emit(rows: list[dict], columns: list[str], fmt: str) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     if args.what == "methods":
         from bo_transfer.methods import METHODS
+        from bo_transfer.methods.registry import option_defaults
 
+        # ``options``: each option with its default, as a spec (TOML) writes it
+        # (``name = {name = "cold-gp", acquisition = "ucb"}``).
         rows = [
-            {"name": n, "summary": METHODS.get(n).summary, "citation": METHODS.get(n).citation}
+            {
+                "name": n,
+                "options": ", ".join(
+                    f"{k}={json.dumps(v)}" for k, v in option_defaults(METHODS.get(n))
+                ),
+                "summary": METHODS.get(n).summary,
+                "citation": METHODS.get(n).citation,
+            }
             for n in METHODS.names()
         ]
-        _emit(rows, ["name", "summary", "citation"], args.format)
+        # After the contract's columns in csv and json, so scripts reading them keep working.
+        columns = ["name", "summary", "citation", "options"]
+        _emit(
+            rows, ["name", "options", "summary"] if args.format == "table" else columns, args.format
+        )
         return EXIT_OK
     from bo_transfer.problems import FAMILIES, get_pair
     from bo_transfer.problems.families import canonical_pair_name
@@ -136,6 +150,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"optimum distance {values['optimum_distance']}; target optimum "
             f"{pair.target.optimal_value:.6g} ({pair.target.optimum.how})"
         )
+    _show_protocol(name, args)
     figure = plot_pair(pair, note)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +159,21 @@ def cmd_show(args: argparse.Namespace) -> int:
         raise UserError(f"cannot write {out}: {exc.strerror}") from None
     print(f"wrote {out}")
     return EXIT_OK
+
+
+def _show_protocol(name: str, args: argparse.Namespace) -> None:
+    """Print the protocol fingerprint fields a run of pair ``name`` at
+    ``--seed`` with ``--n-source`` and ``--n-init`` records (budget aside)."""
+    from bo_transfer.sweep.runner import RunSpec, protocol_of
+
+    for flag, value in (("--n-source", args.n_source), ("--n-init", args.n_init)):
+        if value < 1:
+            raise UserError(f"{flag} must be >= 1, got {value}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be >= 0, got {args.seed}")
+    spec = RunSpec(name, "random", args.seed, args.n_init, args.n_init, args.n_source)
+    fields = {k: v for k, v in protocol_of(spec).items() if k != "budget" and v is not None}
+    print("protocol: " + ", ".join(f"{k}={v}" for k, v in fields.items()))
 
 
 def _image_path(out: Path) -> Path:
@@ -406,6 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("show", help="plot a pair's source and target, print diagnostics")
     s.add_argument("pair")
     s.add_argument("--out", help="image file (default: <pair>.png)")
+    s.add_argument("--seed", type=int, default=0, help="the seed whose protocol to print")
+    s.add_argument("--n-source", type=int, default=32, help="source points per source (default 32)")
+    s.add_argument("--n-init", type=int, default=5, help="initial design size (default 5)")
     s.set_defaults(func=cmd_show)
 
     s = sub.add_parser(

@@ -196,6 +196,15 @@ def _run(spec: RunSpec, result: RunResult) -> None:
     loop.finish()
 
 
+def protocol_of(spec: RunSpec) -> dict[str, Any]:
+    """The protocol fingerprint fields (:mod:`~bo_transfer.sweep.protocol`)
+    a run of ``spec`` records, without running it: the pair instance, its
+    source data and the protocol's initial design (evaluated, as a run's)."""
+    result = RunResult(spec, status=FAILED)
+    RunLoop(spec, result).start()
+    return result.metadata[METADATA_KEY]
+
+
 class RunLoop:
     """The steps of one run's BO loop, so that a block of seeds can run them in
     lock-step (:mod:`bo_transfer.sweep.block`); :func:`run_one` runs them in
