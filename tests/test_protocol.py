@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -270,3 +271,47 @@ def test_a_plugin_in_the_working_directory_loads_without_pythonpath(tmp_path):
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 done, 0 failed" in run.stdout
+
+
+def _readme_section() -> str:
+    readme = (ROOT / "README.md").read_text()
+    return readme.split("## Benchmark your own method", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.slow
+def test_readme_benchmark_your_own_method_runs_on_a_slice_of_the_correlation_study(tmp_path):
+    """The README's plugin and its three commands, as written, on two pairs
+    of the committed correlation study (all ten seeds): the new method costs
+    its own runs only, sits beside the 13 committed methods in the table and
+    figures, and leaves the committed methods' rows as the slice's own report
+    has them."""
+    section = _readme_section()
+    plugin = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    commands = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    assert len(commands.strip().splitlines()) == 3
+    (tmp_path / "mymethod.py").write_text(plugin)
+    pairs = [f"gp:rho={r},dim=2,lengthscale=0.2,instance=seed" for r in (-0.5, 0.5)]
+    df = pd.read_parquet(STUDY)
+    study = tmp_path / "results" / "correlation"
+    study.mkdir(parents=True)
+    df[df["pair"].isin(pairs)].to_parquet(study / "results.parquet", index=False)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env["PYTHONPATH"] = str(ROOT)  # the package under test, not the working directory
+    done = subprocess.run(
+        ["bash", "-e", "-c", commands],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3000,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "20 done, 0 failed" in done.stdout  # 2 pairs x 10 seeds: its own runs only
+    report = tmp_path / "runs" / "mine" / "report"
+    assert (report / "regret_curves.png").exists() and (report / "table.md").exists()
+    merged = pd.read_csv(report / "table.csv").set_index(["pair", "method"])
+    assert set(merged.loc[pairs[0]].index) == set(df["method"]) | {"source-ucb"}
+    assert main(["report", str(study), "--out", str(tmp_path / "alone")]) == 0
+    alone = pd.read_csv(tmp_path / "alone" / "table.csv").set_index(["pair", "method"])
+    assert list(merged.loc[alone.index, "verdict"]) == list(alone["verdict"])
+    assert list(merged.loc[alone.index, "auc_mean"]) == pytest.approx(list(alone["auc_mean"]))
