@@ -270,30 +270,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_RUNS_FAILED if failed else EXIT_OK
 
 
-def study_input(study: str) -> str:
-    """What ``--like STUDY`` (and ``report``) reads: a results directory's
-    store, else the ``results.parquet`` or ``results.csv`` export it holds,
-    else STUDY itself (an export file)."""
-    from bo_transfer.sweep.store import STORE_NAME
-
-    path = Path(study)
-    if path.is_dir():
-        for name in (STORE_NAME, "results.parquet", "results.csv"):
-            if (path / name).exists():
-                return str(path) if name == STORE_NAME else str(path / name)
-        raise UserError(f"--like {study!r}: no {STORE_NAME}, results.parquet or results.csv in it")
-    if not path.exists():
-        raise UserError(f"--like {study!r}: no such directory or export file")
-    return study
-
-
 def _like_sweeps(study: str, methods_text: str) -> list:
     """The sweeps of ``run --like STUDY --methods A,B``."""
+    from bo_transfer.analysis.inputs import resolve_input
     from bo_transfer.analysis.protocols import PROTOCOL, parse
     from bo_transfer.analysis.regret import load_results
     from bo_transfer.sweep.like import like_sweeps
 
-    source = study_input(study)
+    source = resolve_input(study)
     runs = load_results(source).drop_duplicates("run_key")
     methods = [m.strip() for m in methods_text.split(",") if m.strip()]
     name = f"like-{Path(study).resolve().name or 'study'}"

@@ -204,7 +204,7 @@ def test_run_like_runs_exactly_the_studys_cells_for_the_new_method(capsys, study
 def test_run_like_refuses_a_study_that_is_not_there(capsys, tmp_path):
     code = main(["run", "--like", str(tmp_path), "--methods", "random", "--out", str(tmp_path)])
     _, err = capsys.readouterr()
-    assert code == 2 and "results.parquet" in err
+    assert code == 2 and "results.sqlite not found" in err
 
 
 def test_ucb_is_an_option_of_gp_methods_and_logei_stays_the_default():

@@ -24,6 +24,22 @@ from bo_transfer.analysis.regret import add_regret, load_failed, load_results
 from bo_transfer.errors import UserError
 
 
+def resolve_input(path: str) -> str:
+    """What an INPUT (or ``run --like STUDY``) names, as
+    :func:`load_results` reads it: a sweep directory (it holds the store),
+    else the ``results.parquet`` or ``results.csv`` export a folder holds
+    (the committed studies ship only that), else the path itself (an export
+    file, or a directory whose missing store the store then reports)."""
+    from bo_transfer.sweep.store import STORE_NAME
+
+    folder = Path(path)
+    if folder.is_dir() and not (folder / STORE_NAME).exists():
+        for name in ("results.parquet", "results.csv"):
+            if (folder / name).exists():
+                return str(folder / name)
+    return path
+
+
 def _same_input(a: str, b: str) -> bool:
     return Path(a).resolve() == Path(b).resolve()
 
@@ -77,9 +93,11 @@ def load_inputs(inputs: list[str], prefer: list[str] = ()) -> tuple[pd.DataFrame
     if len(inputs) == 1:
         if prefer:
             raise UserError("--prefer chooses between inputs; give more than one INPUT")
-        return load_results(inputs[0]), load_failed(inputs[0])
-    frames = {i: load_results(i) for i in inputs}
-    failed = {i: load_failed(i) for i in inputs}
+        source = resolve_input(inputs[0])
+        return load_results(source), load_failed(source)
+    sources = {i: resolve_input(i) for i in inputs}
+    frames = {i: load_results(s) for i, s in sources.items()}
+    failed = {i: load_failed(s) for i, s in sources.items()}
     labels = {i: set(df[C.METHOD]) | set(failed[i][C.METHOD]) for i, df in frames.items()}
     keep = keep_labels(labels, list(prefer))
     frames = {i: df[df[C.METHOD].isin(keep[i])] for i, df in frames.items()}
