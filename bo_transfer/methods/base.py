@@ -98,9 +98,10 @@ class Method(ABC):
     #: :mod:`bo_transfer.analysis.citations`.
     bib_key: ClassVar[str] = ""
     #: The acquisition :meth:`gp_step` and ``gp_step_batch`` maximise, and
-    #: UCB's ``beta``: a GP method takes both as options (:meth:`set_acquisition`).
-    acquisition: str = "logei"
-    beta: float = DEFAULT_BETA
+    #: UCB's ``beta``: a GP method takes both as options ``acquisition`` and
+    #: ``beta`` (:meth:`set_acquisition`).
+    acquisition_kind: str = "logei"
+    ucb_beta: float = DEFAULT_BETA
 
     def __init__(self) -> None:
         self.timings = {"fit_s": 0.0, "acq_s": 0.0}
@@ -156,8 +157,8 @@ class Method(ABC):
         taking ``acquisition: str = "logei", beta: float = DEFAULT_BETA`` in
         ``__init__`` and calling this."""
         check_acquisition(acquisition, beta)
-        self.acquisition, self.beta = acquisition, float(beta)
-        return {"acquisition": self.acquisition, "beta": self.beta}
+        self.acquisition_kind, self.ucb_beta = acquisition, float(beta)
+        return {"acquisition": acquisition, "beta": self.ucb_beta}
 
     def record(self, name: str, value: Any) -> None:
         """Append a per-iteration diagnostic (a learned correlation, ensemble
@@ -279,7 +280,9 @@ class Method(ABC):
         the method's ``acquisition`` option, LogEI unless set) over the cube or
         ``bounds``; a `1 x dim` tensor."""
         model = self.fit_gp(X, y, mean_module)
-        acqf = make_acquisition(acquisition or self.acquisition, model, (-y).max(), self.beta)
+        acqf = make_acquisition(
+            acquisition or self.acquisition_kind, model, (-y).max(), self.ucb_beta
+        )
         return self.maximize(acqf, seed, bounds)
 
     def log_ei_step(

@@ -251,7 +251,9 @@ def gp_step_batch(
     own incumbent, maximised by :func:`maximize_batch`; `S x d` proposals."""
     model = gp_batch(methods, X, y, mean_module)
     best_f = (-y).max(-1, keepdim=True).values
-    acqf = make_acquisition(acquisition or methods[0].acquisition, model, best_f, methods[0].beta)
+    acqf = make_acquisition(
+        acquisition or methods[0].acquisition_kind, model, best_f, methods[0].ucb_beta
+    )
     return maximize_batch(methods, acqf, seeds, bounds)
 
 

@@ -47,5 +47,5 @@ class PooledGP(BatchedMethod):
         )
         model = gp_batch(methods, X_all, y_all)
         best_f = (-y).max(-1, keepdim=True).values
-        acqf = make_acquisition(methods[0].acquisition, model, best_f, methods[0].beta)
+        acqf = make_acquisition(methods[0].acquisition_kind, model, best_f, methods[0].ucb_beta)
         return maximize_batch(methods, acqf, seeds)
