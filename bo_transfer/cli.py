@@ -69,12 +69,26 @@ def _emit(rows: list[dict], columns: list[str], fmt: str) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     if args.what == "methods":
         from bo_transfer.methods import METHODS
+        from bo_transfer.methods.registry import option_defaults
 
+        # ``options``: each option with its default, as a spec (TOML) writes it
+        # (``name = {name = "cold-gp", acquisition = "ucb"}``).
         rows = [
-            {"name": n, "summary": METHODS.get(n).summary, "citation": METHODS.get(n).citation}
+            {
+                "name": n,
+                "options": ", ".join(
+                    f"{k}={json.dumps(v)}" for k, v in option_defaults(METHODS.get(n))
+                ),
+                "summary": METHODS.get(n).summary,
+                "citation": METHODS.get(n).citation,
+            }
             for n in METHODS.names()
         ]
-        _emit(rows, ["name", "summary", "citation"], args.format)
+        # After the contract's columns in csv and json, so scripts reading them keep working.
+        columns = ["name", "summary", "citation", "options"]
+        _emit(
+            rows, ["name", "options", "summary"] if args.format == "table" else columns, args.format
+        )
         return EXIT_OK
     from bo_transfer.problems import FAMILIES, get_pair
     from bo_transfer.problems.families import canonical_pair_name
@@ -145,6 +159,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"optimum distance {values['optimum_distance']}; target optimum "
             f"{pair.target.optimal_value:.6g} ({pair.target.optimum.how})"
         )
+    _show_protocol(name, args)
     figure = plot_pair(pair, note)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +168,21 @@ def cmd_show(args: argparse.Namespace) -> int:
         raise UserError(f"cannot write {out}: {exc.strerror}") from None
     print(f"wrote {out}")
     return EXIT_OK
+
+
+def _show_protocol(name: str, args: argparse.Namespace) -> None:
+    """Print the protocol fingerprint fields a run of pair ``name`` at
+    ``--seed`` with ``--n-source`` and ``--n-init`` records (budget aside)."""
+    from bo_transfer.sweep.runner import RunSpec, protocol_of
+
+    for flag, value in (("--n-source", args.n_source), ("--n-init", args.n_init)):
+        if value < 1:
+            raise UserError(f"{flag} must be >= 1, got {value}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be >= 0, got {args.seed}")
+    spec = RunSpec(name, "random", args.seed, args.n_init, args.n_init, args.n_source)
+    fields = {k: v for k, v in protocol_of(spec).items() if k != "budget" and v is not None}
+    print("protocol: " + ", ".join(f"{k}={v}" for k, v in fields.items()))
 
 
 def _image_path(out: Path) -> Path:
@@ -201,9 +231,18 @@ def _executor(args: argparse.Namespace, out: Path):
 def cmd_run(args: argparse.Namespace) -> int:
     from bo_transfer.sweep import Sweep, run_sweep
 
-    sweep = Sweep.from_toml(args.spec)
-    out = Path(args.out or Path("runs") / sweep.name)
-    runs = sweep.runs()
+    if (args.spec is None) == (args.like is None):
+        raise UserError("run: give a SPEC.toml or --like STUDY (one of them)")
+    if (args.methods is None) != (args.like is None):
+        raise UserError("run: --methods goes with --like STUDY (a spec lists its own methods)")
+    if args.like is not None:
+        if args.out is None:
+            raise UserError("run --like: give --out DIR for the new runs")
+        sweeps = _like_sweeps(args.like, args.methods)
+    else:
+        sweeps = [Sweep.from_toml(args.spec)]
+    out = Path(args.out or Path("runs") / sweeps[0].name)
+    runs = [s for sweep in sweeps for s in sweep.runs()]
     if args.dry_run:
         for s in runs:
             print(f"{s.key}  {s.pair}  {s.method_label}  seed={s.seed}")
@@ -214,24 +253,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bo_transfer.sweep.plan import check_device
 
     check_device(
-        args.device or sweep.device, "--device" if args.device else f"{args.spec}: device ="
+        args.device or sweeps[0].device,
+        "--device" if args.device else f"{args.spec or args.like}: device =",
     )
     executor = _executor(args, out)
-    summary = run_sweep(
-        sweep,
-        out,
-        executor=executor,
-        retry_failed=args.retry_failed,
-        append=args.append,
-        progress=not args.quiet,
-        batch_seeds=args.batch_seeds,
-        device=args.device,
-    )
-    for line in summary.lines():
-        print(line)
+    failed = False
+    for sweep in sweeps:
+        summary = run_sweep(
+            sweep,
+            out,
+            executor=executor,
+            retry_failed=args.retry_failed,
+            # A study of several settings is several specs in one directory.
+            append=args.append or args.like is not None,
+            progress=not args.quiet,
+            batch_seeds=args.batch_seeds,
+            device=args.device,
+        )
+        for line in summary.lines():
+            print(line)
+        failed = failed or bool(summary.failed or summary.lost)
     print(f"results in {out / 'results.sqlite'}")
     # Runs lost on a cluster are not done either: the same command runs them.
-    return EXIT_RUNS_FAILED if summary.failed or summary.lost else EXIT_OK
+    return EXIT_RUNS_FAILED if failed else EXIT_OK
+
+
+def _like_sweeps(study: str, methods_text: str) -> list:
+    """The sweeps of ``run --like STUDY --methods A,B``."""
+    from bo_transfer.analysis.inputs import resolve_input
+    from bo_transfer.analysis.protocols import PROTOCOL, parse
+    from bo_transfer.analysis.regret import load_results
+    from bo_transfer.sweep.like import like_sweeps
+
+    source = resolve_input(study)
+    runs = load_results(source).drop_duplicates("run_key")
+    methods = [m.strip() for m in methods_text.split(",") if m.strip()]
+    name = f"like-{Path(study).resolve().name or 'study'}"
+    if Path(source).is_file():
+        name = f"like-{Path(source).resolve().parent.name}"
+    return like_sweeps(name, [parse(t) for t in runs[PROTOCOL]], methods, study)
 
 
 def _parse_budgets(text: str | None, largest: int) -> tuple[int, ...]:
@@ -264,15 +324,16 @@ def _margin(text: str) -> float:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bo_transfer.analysis import build_report, load_failed, load_results
+    from bo_transfer.analysis import build_report
+    from bo_transfer.analysis.inputs import load_inputs
 
-    source = Path(args.input)
+    source = Path(args.inputs[0])
     # An export file's report goes next to it; a sweep directory's inside it.
     out = Path(args.out or (source.parent if source.is_file() else source) / "report")
     check_folder(out)
-    df = load_results(args.input)
+    df, failed = load_inputs(args.inputs, args.prefer)
     if df.empty:
-        raise UserError(_no_finished_runs(args.input))
+        raise UserError(_no_finished_runs(args.inputs[0]))
     methods = sorted(df["method"].unique())
     if args.baseline not in methods:
         raise UserError(
@@ -288,7 +349,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         metric=args.metric,
         at=at,
         margin=args.margin,
-        failed=load_failed(args.input),
+        failed=failed,
         family=args.family,
         correction=args.correction,
         methods=chosen,
@@ -433,10 +494,26 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("show", help="plot a pair's source and target, print diagnostics")
     s.add_argument("pair", help="a pair name, e.g. gp:rho=0.5,dim=2")
     s.add_argument("--out", help="image file (default: <pair>.png)")
+    s.add_argument("--seed", type=int, default=0, help="the seed whose protocol to print")
+    s.add_argument("--n-source", type=int, default=32, help="source points per source (default 32)")
+    s.add_argument("--n-init", type=int, default=5, help="initial design size (default 5)")
     s.set_defaults(func=cmd_show)
 
-    s = sub.add_parser("run", help="run a sweep spec (TOML)")
-    s.add_argument("spec", help="the sweep spec, a TOML file (e.g. benchmarks/quickstart.toml)")
+    s = sub.add_parser(
+        "run", help="run a sweep spec (TOML), or a study's protocol for other methods"
+    )
+    s.add_argument(
+        "spec",
+        nargs="?",
+        help="the sweep spec, a TOML file (e.g. benchmarks/quickstart.toml); or use --like",
+    )
+    s.add_argument(
+        "--like",
+        metavar="STUDY",
+        help="run exactly STUDY's pairs, seeds, budgets and source settings (STUDY: a "
+        "results directory or an export file) for the --methods only",
+    )
+    s.add_argument("--methods", metavar="NAME[,NAME...]", help="the methods to run with --like")
     s.add_argument("--out", help="sweep directory (default: runs/<spec name>)")
     s.add_argument("--workers", type=int, help="worker processes (default: number of cores)")
     s.add_argument("--dask", metavar="ADDRESS", help="'local' (a LocalCluster) or tcp://HOST:PORT")
@@ -491,15 +568,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("report", help="regret tables, verdicts and figures of a sweep")
     s.add_argument(
-        "input",
+        "inputs",
+        nargs="+",
         metavar="INPUT",
-        help="a sweep directory (its results.sqlite) or a file bo-transfer export wrote "
-        "(.csv or .parquet)",
+        help="sweep directories (their results.sqlite) or files bo-transfer export wrote "
+        "(.csv or .parquet); runs of several inputs pair by seed, and only under the same "
+        "protocol fingerprint",
+    )
+    s.add_argument(
+        "--prefer",
+        action="append",
+        default=[],
+        metavar="INPUT",
+        help="keep this input's runs of a method label that several inputs hold (repeatable)",
     )
     s.add_argument(
         "--out",
-        help="output directory (default: INPUT/report for a directory, report/ next to an "
-        "export file)",
+        help="output directory (default: the first INPUT's: INPUT/report for a directory, "
+        "report/ next to an export file)",
     )
     s.add_argument(
         "--format",

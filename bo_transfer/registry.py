@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import sys
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
@@ -16,6 +17,8 @@ T = TypeVar("T")
 #: Environment variable naming extra modules (comma-separated) to import before
 #: the first lookup. It registers unpackaged methods and pairs in every process
 #: of a sweep, worker processes included, since they inherit the environment.
+#: A module is looked up where Python looks, then in the working directory
+#: (``mymodule.py`` next to you needs no ``PYTHONPATH``; see :func:`plugin_path`).
 PLUGINS_ENV = "BO_TRANSFER_PLUGINS"
 
 
@@ -44,6 +47,25 @@ def plugin_modules() -> list[str]:
             "give module names separated by commas, e.g. 'my_methods,my_pairs'"
         )
     return names
+
+
+def plugin_path() -> None:
+    """Make the working directory importable for plugin modules, in this
+    process and every process it starts.
+
+    ``bo-transfer`` (a console script) does not put the working directory on
+    ``sys.path`` as ``python -m`` does, so ``BO_TRANSFER_PLUGINS=mymodule``
+    would not find ``./mymodule.py``. The directory goes last on ``sys.path``
+    (an installed module of the same name still wins, as it would for any
+    import) and, as an absolute path, into ``PYTHONPATH``, which worker
+    processes inherit whatever their own working directory (Dask, Slurm).
+    """
+    here = os.getcwd()
+    if here not in sys.path:
+        sys.path.append(here)
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if here not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([p for p in paths if p] + [here])
 
 
 class Registry(Generic[T]):
@@ -86,7 +108,10 @@ class Registry(Generic[T]):
                     f"plugin {ep.value!r} (entry point {self.group}) failed to load: "
                     f"{error_line(exc)}"
                 ) from None
-        for module in plugin_modules():
+        modules = plugin_modules()
+        if modules:
+            plugin_path()
+        for module in modules:
             try:
                 importlib.import_module(module)
             except Exception as exc:

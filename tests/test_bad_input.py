@@ -51,7 +51,7 @@ SPEC_CASES = [
     ("bad grid value", toml(pairs='[{family = "gp", rho = [0.5, 3.0]}]'), "rho=3.0 is outside"),
     ("grid without family", toml(pairs="[{rho = 0.5}]"), "a pair table needs family"),
     ("unknown method", toml(methods='["cold_gp"]'), "unknown method 'cold_gp'; did you mean"),
-    ("unknown option", toml(methods='[{name = "cold-gp", beta = 1}]'), "has no option 'beta'"),
+    ("unknown option", toml(methods='[{name = "cold-gp", gamma = 1}]'), "has no option 'gamma'"),
     ("method not a name", toml(methods="[3]"), "methods[0]: expected a method name or a table"),
     ("TOML syntax error", "seeds = [1,\nbudget = 5\n", "is not valid TOML"),
 ]

@@ -22,10 +22,12 @@ def run_cli(capsys, *args):
 def test_list_methods_csv_has_contract_columns(capsys):
     code, out, _ = run_cli(capsys, "list", "methods", "--format", "csv")
     assert code == 0
-    assert out.splitlines()[0] == "name,summary,citation"
-    assert {"random", "cold-gp", "init-transfer", "prior-mean"} <= set(
-        pd.read_csv(pd.io.common.StringIO(out))["name"]
-    )
+    assert out.splitlines()[0] == "name,summary,citation,options"
+    table = pd.read_csv(pd.io.common.StringIO(out)).set_index("name")
+    assert {"random", "cold-gp", "init-transfer", "prior-mean"} <= set(table.index)
+    # Each option with its default, as a spec writes it.
+    assert table.at["cold-gp", "options"] == 'acquisition="logei", beta=2.0'
+    assert table.at["prior-mean", "options"].startswith('weights="mean"')
 
 
 def test_list_pairs_json_has_diagnostics(capsys):

@@ -222,7 +222,7 @@ def test_prior_mean_uses_every_source_with_equal_weights():
         ("mtgp", {"max_iter": -1}, "max_iter must be an integer >= 0, got -1"),
         ("mtgp", {"warm_start": "yes"}, "option 'warm_start' must be true or false, got 'yes'"),
         ("mtgp-botorch", {"noise": "shared"}, "method 'mtgp-botorch' has no option 'noise'"),
-        ("cold-gp", {"acquisition": "ucb"}, "acquisition must be one of logei, ei, got 'ucb'"),
+        ("cold-gp", {"acquisition": "pi"}, "acquisition must be one of logei, ei, ucb, got 'pi'"),
         ("prior-mean", {"weights": "sum"}, "weights must be 'mean' or 'learned', got 'sum'"),
         ("guarded", {"z": 0}, "z must be positive, got 0"),
     ],

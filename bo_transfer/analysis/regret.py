@@ -14,6 +14,7 @@ import pandas as pd
 
 from bo_transfer import columns as C
 from bo_transfer.analysis.diagnostics import SUMMARY_COLUMNS, source_summaries
+from bo_transfer.analysis.protocols import PROTOCOL, export_protocols, store_protocols
 from bo_transfer.errors import UserError
 from bo_transfer.problems.base import ROUNDING, BelowOptimumWarning
 from bo_transfer.sweep.outcome import DONE, FAILED
@@ -162,9 +163,12 @@ def _cell_settings(spec_entry: str) -> dict[str, str]:
     return out
 
 
-def _tidy(raw: pd.DataFrame, runs: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+def _tidy(
+    raw: pd.DataFrame, runs: pd.DataFrame, labels: pd.Series, details: pd.DataFrame
+) -> pd.DataFrame:
     raw = raw.assign(**{C.METHOD: raw[C.RUN_KEY].map(labels)})
     df = add_regret(raw.join(runs, on=C.RUN_KEY))
+    df[PROTOCOL] = store_protocols(df, details)
     first = C.EXPORT_COLUMNS + [C.LOG_REGRET, C.ELAPSED_S, "x"]
     rest = [c for c in df.columns if c not in first]
     return df[first + rest].sort_values([C.PAIR, C.METHOD, C.SEED, C.ITERATION], ignore_index=True)
@@ -176,12 +180,13 @@ def iter_results(directory: str | Path, runs_per_chunk: int = 2000) -> Iterator[
     ``status`` (``done``) and ``error`` (empty), the columns through which
     :func:`failed_rows` carries failed runs in an export."""
     with ResultStore(directory) as store:
-        runs = _run_columns(store.run_details())
+        details = store.run_details()
+        runs = _run_columns(details)
         labels = cell_labels(store.run_cells())
         keys = store.run_keys()
         for start in range(0, len(keys), runs_per_chunk):
             chunk = store.evals_frame(keys=keys[start : start + runs_per_chunk])
-            yield _tidy(chunk, runs, labels).assign(**{STATUS: DONE, ERROR: ""})
+            yield _tidy(chunk, runs, labels, details).assign(**{STATUS: DONE, ERROR: ""})
 
 
 #: Export columns that carry each run's status and, for a failed run, its error.
@@ -233,6 +238,7 @@ def read_export(path: str | Path) -> pd.DataFrame:
         df = df[df[STATUS] != FAILED]
     if "budget" in df:
         _check_complete(df, path)
+    df = df.assign(**{PROTOCOL: export_protocols(df, Path(path))})
     return df.sort_values([C.PAIR, C.METHOD, C.SEED, C.ITERATION], ignore_index=True)
 
 
@@ -310,7 +316,8 @@ def load_results(directory: str | Path) -> pd.DataFrame:
         return read_export(directory)
     with ResultStore(directory) as store:
         labels = cell_labels(store.run_cells())
-        return _tidy(store.evals_frame(), _run_columns(store.run_details()), labels)
+        details = store.run_details()
+        return _tidy(store.evals_frame(), _run_columns(details), labels, details)
 
 
 def load_failed(directory: str | Path) -> pd.DataFrame:

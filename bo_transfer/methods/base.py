@@ -27,12 +27,15 @@ from torch import Tensor
 from bo_transfer.methods import discrete
 from bo_transfer.methods.gp import (
     ACQUISITIONS,
+    DEFAULT_BETA,
     NUM_RESTARTS,
     NUMERICAL_FAILURES,
     RAW_SAMPLES,
     RETRY_JITTER,
+    check_acquisition,
     fit_with_retries,
     load_parameters,
+    make_acquisition,
     parameters_of,
     source_arrays,
     spearman,
@@ -44,6 +47,7 @@ from bo_transfer.problems.base import sobol
 
 __all__ = [
     "ACQUISITIONS",
+    "DEFAULT_BETA",
     "METHODS",
     "NUMERICAL_FAILURES",
     "NUM_RESTARTS",
@@ -93,6 +97,11 @@ class Method(ABC):
     #: BibTeX keys in ``bo_transfer/references.bib`` (comma-separated); see
     #: :mod:`bo_transfer.analysis.citations`.
     bib_key: ClassVar[str] = ""
+    #: The acquisition :meth:`gp_step` and ``gp_step_batch`` maximise, and
+    #: UCB's ``beta``: a GP method takes both as options ``acquisition`` and
+    #: ``beta`` (:meth:`set_acquisition`).
+    acquisition_kind: str = "logei"
+    ucb_beta: float = DEFAULT_BETA
 
     def __init__(self) -> None:
         self.timings = {"fit_s": 0.0, "acq_s": 0.0}
@@ -140,6 +149,16 @@ class Method(ABC):
     def config(self) -> dict[str, Any]:
         """Options and settings recorded with each run."""
         return {}
+
+    def set_acquisition(self, acquisition: str, beta: float) -> dict[str, Any]:
+        """Validate and keep a GP method's ``acquisition`` (``"logei"``,
+        ``"ei"`` or ``"ucb"``, :data:`ACQUISITIONS`) and ``beta`` (UCB's)
+        options; returns them for :meth:`config`. A method offers them by
+        taking ``acquisition: str = "logei", beta: float = DEFAULT_BETA`` in
+        ``__init__`` and calling this."""
+        check_acquisition(acquisition, beta)
+        self.acquisition_kind, self.ucb_beta = acquisition, float(beta)
+        return {"acquisition": acquisition, "beta": self.ucb_beta}
 
     def record(self, name: str, value: Any) -> None:
         """Append a per-iteration diagnostic (a learned correlation, ensemble
@@ -254,13 +273,16 @@ class Method(ABC):
         seed: int,
         mean_module: Mean | None = None,
         bounds: Tensor | None = None,
-        acquisition: str = "logei",
+        acquisition: str | None = None,
     ) -> Tensor:
         """One GP-BO step on the target data: fit a GP (optionally with a prior
-        mean), maximise an analytic acquisition (``"logei"`` or ``"ei"``,
-        :data:`ACQUISITIONS`) over the cube or ``bounds``; a `1 x dim` tensor."""
+        mean), maximise an analytic acquisition (:data:`ACQUISITIONS`; default
+        the method's ``acquisition`` option, LogEI unless set) over the cube or
+        ``bounds``; a `1 x dim` tensor."""
         model = self.fit_gp(X, y, mean_module)
-        acqf = ACQUISITIONS[acquisition](model, best_f=(-y).max())
+        acqf = make_acquisition(
+            acquisition or self.acquisition_kind, model, (-y).max(), self.ucb_beta
+        )
         return self.maximize(acqf, seed, bounds)
 
     def log_ei_step(

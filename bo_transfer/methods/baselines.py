@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from bo_transfer.methods import discrete
-from bo_transfer.methods.base import ACQUISITIONS, BatchedMethod, Method, register_method
+from bo_transfer.methods.base import DEFAULT_BETA, BatchedMethod, Method, register_method
 from bo_transfer.methods.batch import gp_step_batch
 from bo_transfer.problems.base import sobol
 
@@ -42,22 +42,20 @@ class RandomSearch(Method):
 )
 class ColdGP(BatchedMethod):
     """Standard GP-based BO; the cold-start baseline. ``acquisition`` is
-    ``"logei"`` (default, log expected improvement) or ``"ei"`` (plain expected
-    improvement, whose flat regions LogEI was designed to fix)."""
+    ``"logei"`` (default, log expected improvement), ``"ei"`` (plain expected
+    improvement, whose flat regions LogEI was designed to fix) or ``"ucb"``
+    (a confidence bound ``sqrt(beta)`` standard deviations out; Srinivas et
+    al. 2010)."""
 
-    def __init__(self, acquisition: str = "logei") -> None:
+    def __init__(self, acquisition: str = "logei", beta: float = DEFAULT_BETA) -> None:
         super().__init__()
-        if acquisition not in ACQUISITIONS:
-            raise ValueError(
-                f"acquisition must be one of {', '.join(ACQUISITIONS)}, got {acquisition!r}"
-            )
-        self.acquisition = acquisition
+        self._options = self.set_acquisition(acquisition, beta)
 
     def config(self) -> dict:
-        return {"acquisition": self.acquisition}
+        return dict(self._options)
 
     @classmethod
     def propose_batch(
         cls, methods: Sequence[ColdGP], X: Tensor, y: Tensor, seeds: Sequence[int]
     ) -> Tensor:
-        return gp_step_batch(methods, X, y, seeds, acquisition=methods[0].acquisition)
+        return gp_step_batch(methods, X, y, seeds)

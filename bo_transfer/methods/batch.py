@@ -52,11 +52,11 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
 from bo_transfer.methods.gp import (
-    ACQUISITIONS,
     NUM_RESTARTS,
     NUMERICAL_FAILURES,
     RAW_SAMPLES,
     fit_with_retries,
+    make_acquisition,
     parameters_of,
 )
 
@@ -246,13 +246,18 @@ def gp_step_batch(
     seeds: Sequence[int],
     mean_module: Mean | None = None,
     bounds: Tensor | None = None,
-    acquisition: str = "logei",
+    acquisition: str | None = None,
 ) -> Tensor:
     """One GP-BO step of S runs: :func:`gp_batch`, then an analytic acquisition
-    (``"logei"`` or ``"ei"``) per run with its own incumbent, maximised by
-    :func:`maximize_batch`; `S x d` proposals."""
+    (:data:`~bo_transfer.methods.gp.ACQUISITIONS`; default: the methods' own
+    ``acquisition`` and ``beta`` options, see
+    :meth:`~bo_transfer.methods.base.Method.set_acquisition`) per run with its
+    own incumbent, maximised by :func:`maximize_batch`; `S x d` proposals."""
     model = gp_batch(methods, X, y, mean_module)
-    acqf = ACQUISITIONS[acquisition](model, best_f=(-y).max(-1, keepdim=True).values)
+    best_f = (-y).max(-1, keepdim=True).values
+    acqf = make_acquisition(
+        acquisition or methods[0].acquisition_kind, model, best_f, methods[0].ucb_beta
+    )
     return maximize_batch(methods, acqf, seeds, bounds)
 
 

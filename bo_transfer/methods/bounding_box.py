@@ -7,7 +7,13 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from bo_transfer.methods.base import BatchedMethod, register_method, source_arrays, unit_cube
+from bo_transfer.methods.base import (
+    DEFAULT_BETA,
+    BatchedMethod,
+    register_method,
+    source_arrays,
+    unit_cube,
+)
 from bo_transfer.methods.batch import gp_step_batch
 from bo_transfer.problems.base import sobol
 
@@ -32,8 +38,15 @@ class BoundingBox(BatchedMethod):
     table, and proposals are the best remaining configurations inside the box
     (any remaining one once the box holds none)."""
 
-    def __init__(self, n_best: int = 1, min_width: float = 0.2) -> None:
+    def __init__(
+        self,
+        n_best: int = 1,
+        min_width: float = 0.2,
+        acquisition: str = "logei",
+        beta: float = DEFAULT_BETA,
+    ) -> None:
         super().__init__()
+        self._acquisition = self.set_acquisition(acquisition, beta)
         if n_best < 1:
             raise ValueError(f"n_best must be at least 1, got {n_best}")
         if not 0 < min_width <= 1:
@@ -42,7 +55,7 @@ class BoundingBox(BatchedMethod):
         self.box = torch.empty(0)
 
     def config(self) -> dict:
-        return {"n_best": self.n_best, "min_width": self.min_width}
+        return {"n_best": self.n_best, "min_width": self.min_width, **self._acquisition}
 
     def start(self, sources, dim: int, seed: int) -> None:
         super().start(sources, dim, seed)

@@ -18,6 +18,7 @@ from botorch.acquisition import (
     AcquisitionFunction,
     ExpectedImprovement,
     LogExpectedImprovement,
+    UpperConfidenceBound,
 )
 from botorch.exceptions.errors import CandidateGenerationError, ModelFittingError
 from botorch.fit import fit_gpytorch_mll
@@ -47,11 +48,42 @@ NUMERICAL_FAILURES = (
 #: is 1e-8).
 RETRY_JITTER = 1e-4
 
-#: Analytic single-point acquisitions a GP step can use, by option value.
+#: Analytic single-point acquisitions a GP step can use, by option value:
+#: BoTorch's ``LogExpectedImprovement`` (Ament et al. 2023, the default of
+#: every GP method), ``ExpectedImprovement`` and ``UpperConfidenceBound``
+#: (Srinivas et al. 2010), the latter on the negated values BoTorch maximises,
+#: i.e. a lower confidence bound on the minimised objective.
 ACQUISITIONS: dict[str, type[AcquisitionFunction]] = {
     "logei": LogExpectedImprovement,
     "ei": ExpectedImprovement,
+    "ucb": UpperConfidenceBound,
 }
+
+#: UCB's ``beta`` unless a method's options say otherwise: BoTorch's
+#: ``UpperConfidenceBound`` adds ``sqrt(beta)`` posterior standard deviations.
+DEFAULT_BETA = 2.0
+
+
+def check_acquisition(acquisition: str, beta: float) -> None:
+    """Raise ``ValueError`` (a method option's one-line error) for an unknown
+    acquisition or a ``beta`` that is not a finite number >= 0."""
+    if acquisition not in ACQUISITIONS:
+        raise ValueError(
+            f"acquisition must be one of {', '.join(ACQUISITIONS)}, got {acquisition!r}"
+        )
+    if not 0 <= beta < float("inf"):
+        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+
+
+def make_acquisition(
+    acquisition: str, model: Any, best_f: Tensor, beta: float = DEFAULT_BETA
+) -> AcquisitionFunction:
+    """The analytic acquisition ``acquisition`` (:data:`ACQUISITIONS`) of
+    ``model``: the EI variants improve on ``best_f`` (negated units, as the
+    model's), UCB uses ``beta`` instead."""
+    if acquisition == "ucb":
+        return UpperConfidenceBound(model, beta=beta)
+    return ACQUISITIONS[acquisition](model, best_f=best_f)
 
 
 def fit_with_retries(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from bo_transfer.methods.base import BatchedMethod, register_method, spearman
+from bo_transfer.methods.base import DEFAULT_BETA, BatchedMethod, register_method, spearman
 from bo_transfer.methods.batch import gp_step_batch
 from bo_transfer.methods.prior_mean import SourceMean
 from bo_transfer.methods.sources import SourcePosteriors
@@ -46,8 +46,15 @@ class Guarded(BatchedMethod):
     per source) and ``decision`` (``warm``, ``flip`` or ``cold``).
     """
 
-    def __init__(self, z: float = 1.2816, min_points: int = 4) -> None:
+    def __init__(
+        self,
+        z: float = 1.2816,
+        min_points: int = 4,
+        acquisition: str = "logei",
+        beta: float = DEFAULT_BETA,
+    ) -> None:
         super().__init__()
+        self._acquisition = self.set_acquisition(acquisition, beta)
         if not z > 0:
             raise ValueError(f"z must be positive, got {z}")
         if min_points < 3:
@@ -56,7 +63,7 @@ class Guarded(BatchedMethod):
         self._posteriors = SourcePosteriors([])
 
     def config(self) -> dict:
-        return {"z": self.z, "min_points": self.min_points}
+        return {"z": self.z, "min_points": self.min_points, **self._acquisition}
 
     def start(self, sources, dim: int, seed: int) -> None:
         super().start(sources, dim, seed)

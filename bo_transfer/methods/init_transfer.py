@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from bo_transfer.methods.base import register_method, source_arrays
+from bo_transfer.methods.base import DEFAULT_BETA, register_method, source_arrays
 from bo_transfer.methods.baselines import ColdGP
 from bo_transfer.problems.base import sobol
 
@@ -32,11 +32,8 @@ class InitTransfer(ColdGP):
     the pair's order, and a source contributes further points once each has
     given its best."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
-    def config(self) -> dict:
-        return {}
+    def __init__(self, acquisition: str = "logei", beta: float = DEFAULT_BETA) -> None:
+        super().__init__(acquisition, beta)
 
     def initial_design(self, n: int) -> Tensor:
         ranked = [X[torch.argsort(y)] for X, y in source_arrays(self.sources)]

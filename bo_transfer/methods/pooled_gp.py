@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from botorch.acquisition import LogExpectedImprovement
 from torch import Tensor
 
-from bo_transfer.methods.base import BatchedMethod, register_method, source_arrays
+from bo_transfer.methods.base import DEFAULT_BETA, BatchedMethod, register_method, source_arrays
 from bo_transfer.methods.batch import gp_batch, maximize_batch
+from bo_transfer.methods.gp import make_acquisition
 
 
 @register_method(
@@ -27,8 +27,12 @@ class PooledGP(BatchedMethod):
     or with another sign distorts the surrogate. LogEI's incumbent is the best
     *target* value, so the acquisition asks for improvement on the target."""
 
-    def __init__(self) -> None:
+    def __init__(self, acquisition: str = "logei", beta: float = DEFAULT_BETA) -> None:
         super().__init__()
+        self._acquisition = self.set_acquisition(acquisition, beta)
+
+    def config(self) -> dict:
+        return dict(self._acquisition)
 
     @classmethod
     def propose_batch(
@@ -42,5 +46,6 @@ class PooledGP(BatchedMethod):
             [y, torch.stack([torch.cat([ys for _, ys in p]) for p in pooled]).to(y)], 1
         )
         model = gp_batch(methods, X_all, y_all)
-        acqf = LogExpectedImprovement(model, best_f=(-y).max(-1, keepdim=True).values)
+        best_f = (-y).max(-1, keepdim=True).values
+        acqf = make_acquisition(methods[0].acquisition_kind, model, best_f, methods[0].ucb_beta)
         return maximize_batch(methods, acqf, seeds)

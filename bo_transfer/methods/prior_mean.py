@@ -8,7 +8,7 @@ import torch
 from gpytorch.means import Mean
 from torch import Tensor
 
-from bo_transfer.methods.base import BatchedMethod, register_method
+from bo_transfer.methods.base import DEFAULT_BETA, BatchedMethod, register_method
 from bo_transfer.methods.batch import gp_step_batch, per_seed
 from bo_transfer.methods.sources import SourcePosteriors
 from bo_transfer.problems.base import DTYPE
@@ -76,17 +76,20 @@ class PriorMean(BatchedMethod):
     rescale, switch off or flip a source (our variant).
     """
 
-    def __init__(self, weights: str = "mean") -> None:
+    def __init__(
+        self, weights: str = "mean", acquisition: str = "logei", beta: float = DEFAULT_BETA
+    ) -> None:
         super().__init__()
         if weights not in ("mean", "learned"):
             raise ValueError(f"weights must be 'mean' or 'learned', got {weights!r}")
         self.weights = weights
+        self._acquisition = self.set_acquisition(acquisition, beta)
         #: The fitted source GPs and their frozen posteriors.
         self._fitted: list = []
         self._posteriors = SourcePosteriors([])
 
     def config(self) -> dict:
-        return {"weights": self.weights}
+        return {"weights": self.weights, **self._acquisition}
 
     def start(self, sources, dim: int, seed: int) -> None:
         super().start(sources, dim, seed)

@@ -40,6 +40,18 @@ def method_options(cls: type[Method]) -> list[str]:
     return [p for p in params if p != "self"]
 
 
+def option_defaults(cls: type[Method]) -> list[tuple[str, Any]]:
+    """Each option of a method with its default, in ``__init__``'s order (an
+    option without a default gives ``inspect.Parameter.empty``'s name,
+    ``"required"``)."""
+    params = inspect.signature(cls.__init__).parameters
+    return [
+        (name, "required" if p.default is inspect.Parameter.empty else p.default)
+        for name, p in params.items()
+        if name != "self"
+    ]
+
+
 def option_types(cls: type[Method]) -> dict[str, Any]:
     """The annotated type of each option of ``cls.__init__`` (unannotated ones,
     and annotations that do not resolve, are left out)."""

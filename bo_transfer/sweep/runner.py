@@ -13,7 +13,7 @@ from typing import Any
 import gpytorch
 import torch
 
-from bo_transfer.methods.base import NUMERICAL_FAILURES, make_method
+from bo_transfer.methods.base import NUMERICAL_FAILURES, Method, make_method
 from bo_transfer.problems.base import DTYPE, BelowOptimumWarning, sobol
 from bo_transfer.problems.pair import get_pair
 from bo_transfer.reproducibility import math_library
@@ -30,6 +30,7 @@ from bo_transfer.sweep.outcome import (
     recording_warnings,
 )
 from bo_transfer.sweep.pool import COUNTERS, CandidatePool
+from bo_transfer.sweep.protocol import METADATA_KEY, run_protocol
 
 #: Two points closer than this (max-norm) count as the same point.
 DUPLICATE_TOL = 1e-9
@@ -205,6 +206,15 @@ def _run(spec: RunSpec, result: RunResult) -> None:
     loop.finish()
 
 
+def protocol_of(spec: RunSpec) -> dict[str, Any]:
+    """The protocol fingerprint fields (:mod:`~bo_transfer.sweep.protocol`)
+    a run of ``spec`` records, without running it: the pair instance, its
+    source data and the protocol's initial design (evaluated, as a run's)."""
+    result = RunResult(spec, status=FAILED)
+    RunLoop(spec, result).start()
+    return result.metadata[METADATA_KEY]
+
+
 class RunLoop:
     """The steps of one run's BO loop, so that a block of seeds can run them in
     lock-step (:mod:`bo_transfer.sweep.block`); :func:`run_one` runs them in
@@ -254,6 +264,17 @@ class RunLoop:
             design = _check_points(
                 self.method.initial_design(spec.n_init), spec.n_init, pair.dim, "initial design"
             )
+            # The protocol's design for the seed, which a method may replace by its own.
+            protocol_design = Method.initial_design(self.method, spec.n_init)
+        self.result.metadata[METADATA_KEY] = run_protocol(
+            spec,
+            pair.name,
+            pair.target.optimal_value,
+            pair.target.value_range,
+            sources,
+            protocol_design,
+            self.result.metadata.get("data_hash"),
+        )
         if self.pool is not None:
             design = torch.cat(
                 [

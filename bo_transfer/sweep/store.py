@@ -519,15 +519,18 @@ class ResultStore:
         (the concrete pair it ran: ``pair`` itself unless the name has
         ``instance=seed``), ``optimal_value`` (certified) and ``value_range``
         of that instance, ``min_y`` (the run's lowest finite value) and
-        ``source_diagnostics`` (every source's diagnostics, a list of dicts).
-        Runs stored before these were recorded give ``pair``, and the first
-        source's columns as the list when they had one source (None otherwise).
+        ``source_diagnostics`` (every source's diagnostics, a list of dicts),
+        ``protocol`` (the run's fingerprint fields, :mod:`~bo_transfer.sweep.protocol`)
+        and ``spec_entry`` (the run spec as JSON). Runs stored before these
+        were recorded give ``pair``, the first source's columns as the list
+        when they had one source (None otherwise), and no fingerprint (None).
 
         The metadata is parsed here, not with SQLite's JSON functions: it may
         hold NaN (a method's trace), which they reject.
         """
         query = """
-            SELECT r.key, r.pair, r.optimal_value, r.value_range, r.metadata, r.n_sources,
+            SELECT r.key, r.pair, r.optimal_value, r.value_range, r.metadata, r.spec_entry,
+                   r.n_sources,
                    r.pearson, r.spearman, r.optimum_distance,
                    (SELECT MIN(e.y) FROM evals e WHERE e.run_key = r.key)
             FROM runs r WHERE r.status = 'done'
@@ -535,7 +538,7 @@ class ResultStore:
         rows = []
         with self.reading():
             found = self.conn.execute(query).fetchall()
-        for key, pair, opt, value_range, metadata, n_sources, *first, min_y in found:
+        for key, pair, opt, value_range, metadata, spec_entry, n_sources, *first, min_y in found:
             try:
                 meta = json.loads(metadata)
             except (TypeError, ValueError):
@@ -555,10 +558,14 @@ class ResultStore:
                     "value_range": value_range,
                     "min_y": min_y,
                     "source_diagnostics": sources,
+                    "protocol": meta.get("protocol"),
+                    "spec_entry": spec_entry,
                 }
             )
         columns = ["run_key", "pair", "pair_instance", "optimal_value", "value_range", "min_y"]
-        return pd.DataFrame(rows, columns=[*columns, "source_diagnostics"])
+        return pd.DataFrame(
+            rows, columns=[*columns, "source_diagnostics", "protocol", "spec_entry"]
+        )
 
 
 def _identity(spec: str) -> str:
