@@ -273,7 +273,7 @@ class RunLoop:
             pair.target.value_range,
             sources,
             protocol_design,
-            self.result.metadata.get("data_hash"),
+            spec.data or None,  # the user data's content hash (tables, HPO-B)
         )
         if self.pool is not None:
             design = torch.cat(
