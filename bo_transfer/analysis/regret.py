@@ -12,7 +12,11 @@ import numpy as np
 import pandas as pd
 
 from bo_transfer import columns as C
-from bo_transfer.analysis.diagnostics import SUMMARY_COLUMNS, source_summaries
+from bo_transfer.analysis.diagnostics import (
+    SUMMARY_COLUMNS,
+    alignment_columns,
+    source_summaries,
+)
 from bo_transfer.errors import UserError
 from bo_transfer.problems.base import ROUNDING, BelowOptimumWarning
 from bo_transfer.sweep.runner import RunSpec
@@ -155,9 +159,17 @@ def _cell_settings(spec_entry: str) -> dict[str, str]:
     return out
 
 
-def _tidy(raw: pd.DataFrame, runs: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+def _alignment(details: pd.DataFrame) -> pd.DataFrame:
+    """The alignment traces of ``details`` as per-iteration columns."""
+    return alignment_columns(details.set_index(C.RUN_KEY)["alignment"])
+
+
+def _tidy(
+    raw: pd.DataFrame, runs: pd.DataFrame, labels: pd.Series, alignment: pd.DataFrame
+) -> pd.DataFrame:
     raw = raw.assign(**{C.METHOD: raw[C.RUN_KEY].map(labels)})
-    df = add_regret(raw.join(runs, on=C.RUN_KEY))
+    raw = raw.join(runs, on=C.RUN_KEY).join(alignment, on=[C.RUN_KEY, C.ITERATION])
+    df = add_regret(raw)
     first = C.EXPORT_COLUMNS + [C.LOG_REGRET, C.ELAPSED_S, "x"]
     rest = [c for c in df.columns if c not in first]
     return df[first + rest].sort_values([C.PAIR, C.METHOD, C.SEED, C.ITERATION], ignore_index=True)
@@ -167,12 +179,13 @@ def iter_results(directory: str | Path, runs_per_chunk: int = 2000) -> Iterator[
     """The tidy table of :func:`load_results` in chunks of whole runs, so an
     export of a large store never holds it all in memory."""
     with ResultStore(directory) as store:
-        runs = _run_columns(store.run_details())
+        details = store.run_details()
+        runs, alignment = _run_columns(details), _alignment(details)
         labels = cell_labels(store.run_cells())
         keys = store.run_keys()
         for start in range(0, len(keys), runs_per_chunk):
             chunk = store.evals_frame(keys=keys[start : start + runs_per_chunk])
-            yield _tidy(chunk, runs, labels)
+            yield _tidy(chunk, runs, labels, alignment)
 
 
 #: Columns a report needs beyond the contract ones, so an export file it reads
@@ -214,8 +227,11 @@ def load_results(directory: str | Path) -> pd.DataFrame:
     ``certified_optimal_value``, the first source's diagnostics (``pearson``,
     ``spearman``, ``optimum_distance``) and their mean over sources and worst
     source (``pearson_mean``, ``pearson_worst``, ...; see
-    :mod:`~bo_transfer.analysis.diagnostics`). ``method`` is the row label
-    of :func:`cell_labels`.
+    :mod:`~bo_transfer.analysis.diagnostics`), and each iteration's
+    alignment of the sources with the target values so far (``alignment_n``,
+    ``alignment_tau_mean``, ..., see
+    :func:`~bo_transfer.analysis.diagnostics.alignment_columns`; NaN for runs
+    stored without a trace). ``method`` is the row label of :func:`cell_labels`.
 
     ``directory`` may also be a file ``bo-transfer export`` wrote (see
     :func:`read_export`), so published results re-analyse without the store."""
@@ -223,7 +239,8 @@ def load_results(directory: str | Path) -> pd.DataFrame:
         return read_export(directory)
     with ResultStore(directory) as store:
         labels = cell_labels(store.run_cells())
-        return _tidy(store.evals_frame(), _run_columns(store.run_details()), labels)
+        details = store.run_details()
+        return _tidy(store.evals_frame(), _run_columns(details), labels, _alignment(details))
 
 
 def load_failed(directory: str | Path) -> pd.DataFrame:

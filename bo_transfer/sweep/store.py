@@ -443,7 +443,9 @@ class ResultStore:
         (the concrete pair it ran: ``pair`` itself unless the name has
         ``instance=seed``), ``optimal_value`` (certified) and ``value_range``
         of that instance, ``min_y`` (the run's lowest finite value) and
-        ``source_diagnostics`` (every source's diagnostics, a list of dicts).
+        ``source_diagnostics`` (every source's diagnostics, a list of dicts)
+        and ``alignment`` (the run's alignment trace, ``metadata["alignment"]``;
+        None for a run stored without one).
         Runs stored before these were recorded give ``pair``, and the first
         source's columns as the list when they had one source (None otherwise).
 
@@ -473,10 +475,11 @@ class ResultStore:
                     "value_range": value_range,
                     "min_y": min_y,
                     "source_diagnostics": sources,
+                    "alignment": meta.get("alignment"),
                 }
             )
         columns = ["run_key", "pair", "pair_instance", "optimal_value", "value_range", "min_y"]
-        return pd.DataFrame(rows, columns=[*columns, "source_diagnostics"])
+        return pd.DataFrame(rows, columns=[*columns, "source_diagnostics", "alignment"])
 
 
 def _finite_or_none(v: Any) -> float | None:
