@@ -100,3 +100,17 @@ def test_the_export_has_alignment_columns_per_source_and_over_sources(tmp_path):
         assert late[f"alignment_{score}_mean"] == pytest.approx(np.mean(per_source))
         assert late[f"alignment_{score}_worst"] == min(per_source)
     assert df["alignment_tau_mean"].iloc[:2].isna().all()
+
+
+def test_a_source_model_that_cannot_be_fitted_leaves_the_run_without_a_trace(monkeypatch):
+    from bo_transfer.methods import alignment
+
+    def broken(sources):
+        raise ValueError("Input data contains NaN values.")
+
+    monkeypatch.setattr(alignment, "source_posteriors", broken)
+    spec = RunSpec(pair="forrester", method="random", seed=0, budget=5, n_init=3, n_source=8)
+    result = run_one(spec)
+    assert result.status == "done" and len(result.y) == 5
+    assert "alignment" not in result.metadata
+    assert "NaN" in result.metadata["alignment_error"]

@@ -213,8 +213,8 @@ class RunLoop:
     started and the design was evaluated, in a forked generator, on a fitter of
     their own (:func:`~bo_transfer.methods.alignment.source_posteriors`): the
     method's proposals, draws, timings and fault counters are those of a run
-    without it. A numerical failure of those fits leaves the run without a
-    trace (``metadata["alignment_error"]``), never fails it.
+    without it. A failure of those fits (e.g. source data with NaN) leaves the
+    run without a trace (``metadata["alignment_error"]``), never fails it.
     """
 
     def __init__(self, spec: RunSpec, result: RunResult, trace_alignment: bool = True) -> None:
@@ -274,7 +274,7 @@ class RunLoop:
     def _start_alignment(self, sources: list) -> None:
         try:
             self.alignment = AlignmentTrace(sources)
-        except NUMERICAL_FAILURES as exc:
+        except Exception as exc:  # a diagnostic: never fails the run it watches
             self.result.metadata["alignment_error"] = error_line(exc)[:MAX_LINE]
             return
         self.alignment.add(self.X, self.y)
