@@ -1,0 +1,132 @@
+"""The early-warning study: its statistics, its committed data, its warning
+models' calibration on held-out seeds, and the numbers results/README.md quotes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bo_transfer.analysis.diagnose import warning_models
+from bo_transfer.analysis.early_warning import (
+    NOT_TRANSFER,
+    OFFSETS,
+    decision_curves,
+    fit_logistic,
+    fit_warning_models,
+    heldout_calibration,
+    roc_auc,
+    roc_table,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDY = ROOT / "results" / "early-warning"
+
+
+def test_roc_auc_is_the_probability_a_negative_transfer_scores_lower():
+    score = np.array([0.1, 0.2, 0.3, 0.4])
+    assert roc_auc(score, np.array([1, 1, 0, 0])) == 1.0
+    assert roc_auc(score, np.array([0, 0, 1, 1])) == 0.0
+    # one of the four (positive, negative) pairs is misordered, one tied
+    assert roc_auc(np.array([0.1, 0.3, 0.3, 0.2]), np.array([1, 1, 0, 0])) == pytest.approx(
+        (2 + 0.5) / 4
+    )
+
+
+def test_the_logistic_fit_recovers_its_coefficients():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=20000)
+    y = rng.random(20000) < 1 / (1 + np.exp(-(0.5 - 2 * x)))
+    a, b = fit_logistic(x, y)
+    assert a == pytest.approx(0.5, abs=0.06) and b == pytest.approx(-2, abs=0.1)
+
+
+def _toy_runs() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    n = 40
+    align = rng.uniform(-1, 1, n)
+    effect = -align + rng.normal(0, 0.3, n)
+    row = {"auc_cold": np.zeros(n), "auc": effect, "effect": effect, "pearson_mean": align}
+    for o in OFFSETS:
+        row[f"n_{o}"] = np.full(n, 5 + o)
+        for s in ("tau_mean", "tau_worst", "cosine_mean", "cosine_worst"):
+            row[f"{s}_{o}"] = align + rng.normal(0, 0.1, n)
+    return pd.DataFrame(row).assign(method="prior-mean", seed=np.arange(n) % 10)
+
+
+def test_always_and_never_transferring_are_the_ends_of_the_decision_curve():
+    runs = _toy_runs()
+    curves = decision_curves(runs).set_index(["offset", "score", "rule"])
+    best = np.minimum(runs["auc"], 0)
+    always = curves.loc[(0, "tau_mean", "always"), "regret"]
+    never = curves.loc[(0, "tau_mean", "never"), "regret"]
+    assert always == pytest.approx(np.mean(runs["auc"] - best))
+    assert never == pytest.approx(np.mean(0 - best))
+    # an informative score beats both at some threshold
+    assert curves.loc[(0, "tau_mean", "threshold"), "regret"].min() < min(always, never)
+
+
+def test_the_roc_table_has_every_predictor_and_an_informative_score_is_above_chance():
+    table = roc_table(_toy_runs(), n_boot=200)
+    assert set(table["predictor"]) == {
+        "tau_mean",
+        "tau_worst",
+        "cosine_mean",
+        "cosine_worst",
+        "oracle",
+        "no-information",
+    }
+    oracle = table[table["predictor"] == "oracle"].iloc[0]
+    assert oracle["auc_lo"] > 0.5 and oracle["auc_lo"] <= oracle["auc"] <= oracle["auc_hi"]
+
+
+# The committed study.
+
+
+@pytest.fixture(scope="module")
+def runs() -> pd.DataFrame:
+    return pd.read_csv(STUDY / "alignment.csv")
+
+
+def test_the_study_covers_every_run_of_the_three_reference_studies(runs):
+    for study in ("correlation", "multisource", "literature"):
+        export = pd.read_parquet(ROOT / "results" / study / "results.parquet")
+        n_runs = export[["pair", "method", "seed"]].drop_duplicates().shape[0]
+        assert (runs["study"] == study).sum() == n_runs
+    assert runs[[f"tau_mean_{o}" for o in OFFSETS]].notna().all().all()
+
+
+def test_warning_models_are_calibrated_on_held_out_seeds(runs):
+    """Fitted on even seeds and scored on odd ones (and back), every method's
+    predicted probability of negative transfer comes true as often as it says:
+    on average within 0.05, and in each fifth of the predictions within three
+    binomial standard errors (plus 0.05 for the fit's own noise)."""
+    calibration = heldout_calibration(runs)
+    for _, row in calibration.iterrows():
+        where = f"{row['method']} at n_init + {row['offset']}"
+        assert abs(row["mean_predicted"] - row["observed"]) <= 0.05, where
+        for b in row["bins"]:
+            p = min(max(b["predicted"], 0.05), 0.95)
+            tolerance = 3 * np.sqrt(p * (1 - p) / b["n"]) + 0.05
+            assert abs(b["predicted"] - b["observed"]) <= tolerance, (where, b)
+        assert row["brier"] <= row["brier_base"] * 1.03, where
+
+
+def test_the_packaged_warning_models_are_the_fit_on_the_committed_study(runs):
+    assert warning_models()["models"] == fit_warning_models(runs)["models"]
+    assert set(warning_models()["models"]) == set(runs["method"]) - set(NOT_TRANSFER)
+
+
+def test_the_committed_tables_are_what_the_study_script_computes(runs):
+    roc = pd.read_csv(STUDY / "roc.csv")
+    fresh = roc_table(runs)
+    assert np.allclose(roc["auc"], fresh["auc"], rtol=1e-3)
+    assert np.allclose(roc["auc_lo"], fresh["auc_lo"], rtol=1e-3)
+    decision = pd.read_csv(STUDY / "decision.csv")
+    assert np.allclose(decision["regret"], decision_curves(runs)["regret"], rtol=1e-3, atol=1e-6)
+    calibration = pd.read_csv(STUDY / "calibration.csv")
+    assert np.allclose(calibration["brier"], heldout_calibration(runs)["brier"], rtol=1e-3)
+    assert json.loads(calibration["bins"].iloc[0])[0].keys() == {"predicted", "observed", "n"}
