@@ -359,7 +359,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             raise UserError(
                 "--evaluations and --n-source apply to a PAIR; the tables have their own rows"
             )
-        diagnosis = diagnose(*read_tables(args.sources, args.target), seed=args.seed)
+        sources, X, y, names = read_tables(args.sources, args.target)
+        diagnosis = diagnose(sources, X, y, seed=args.seed, names=names)
         diagnosis.title = f"{args.target} against the sources of {args.sources}"
     else:
         from bo_transfer.analysis.diagnose import DEFAULT_EVALUATIONS

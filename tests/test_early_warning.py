@@ -17,9 +17,11 @@ from bo_transfer.analysis.early_warning import (
     decision_curves,
     fit_logistic,
     fit_warning_models,
+    headline_numbers,
     heldout_calibration,
     roc_auc,
     roc_table,
+    summary_tables,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +93,12 @@ def runs() -> pd.DataFrame:
     return pd.read_csv(STUDY / "alignment.csv")
 
 
+@pytest.fixture(scope="module")
+def study(runs):
+    roc, curves = roc_table(runs), decision_curves(runs)
+    return roc, curves, headline_numbers(runs, roc, curves)
+
+
 def test_the_study_covers_every_run_of_the_three_reference_studies(runs):
     for study in ("correlation", "multisource", "literature"):
         export = pd.read_parquet(ROOT / "results" / study / "results.parquet")
@@ -120,13 +128,91 @@ def test_the_packaged_warning_models_are_the_fit_on_the_committed_study(runs):
     assert set(warning_models()["models"]) == set(runs["method"]) - set(NOT_TRANSFER)
 
 
-def test_the_committed_tables_are_what_the_study_script_computes(runs):
+def test_the_committed_tables_are_what_the_study_script_computes(runs, study):
     roc = pd.read_csv(STUDY / "roc.csv")
-    fresh = roc_table(runs)
+    fresh, curves, _ = study
     assert np.allclose(roc["auc"], fresh["auc"], rtol=1e-3)
     assert np.allclose(roc["auc_lo"], fresh["auc_lo"], rtol=1e-3)
     decision = pd.read_csv(STUDY / "decision.csv")
-    assert np.allclose(decision["regret"], decision_curves(runs)["regret"], rtol=1e-3, atol=1e-6)
+    assert np.allclose(decision["regret"], curves["regret"], rtol=1e-3, atol=1e-6)
     calibration = pd.read_csv(STUDY / "calibration.csv")
     assert np.allclose(calibration["brier"], heldout_calibration(runs)["brier"], rtol=1e-3)
     assert json.loads(calibration["bins"].iloc[0])[0].keys() == {"predicted", "observed", "n"}
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_the_readme_tables_are_recomputed_from_the_committed_data(runs, study):
+    roc, curves, _ = study
+    readme = (ROOT / "results" / "README.md").read_text()
+    tables = summary_tables(runs, roc, curves)
+    for table in tables.split("\n\n"):
+        assert table in readme
+    assert (STUDY / "tables.md").read_text().strip() == tables
+
+
+def test_every_number_in_the_readme_prose_is_recomputed_from_the_committed_data(runs, study):
+    roc, curves, n = study
+    readme = _flat((ROOT / "results" / "README.md").read_text())
+    r = roc.set_index(["method", "offset", "predictor"])["auc"]
+    claims = [
+        f"studies ({n['runs']} runs; {n['transfer_runs']} of them by the {n['methods']} "
+        f"transfer methods, {n['runs_per_method']} per method)",
+        f"cosine_mean reaches an AUC of {n['mean_cosine_mean_0']} after the initial design",
+        f"it reaches {n['mean_cosine_mean_5']}, against the oracle's {n['mean_oracle_0']}. "
+        f"Five more add nothing ({n['mean_cosine_mean_10']})",
+        f"passes the oracle's ({r[('shgp', 5, 'cosine_mean')]:.2f} against "
+        f"{r[('shgp', 0, 'oracle')]:.2f})",
+        f"{n['mean_cosine_mean_0']} against tau's {n['mean_tau_mean_0']} at n_init",
+        f"level ({n['mean_cosine_mean_5']} and {n['mean_tau_mean_5']})",
+        f"({n['mean_cosine_worst_0']} and {n['mean_cosine_worst_5']} for cosine_worst)",
+        f"cosine_mean has {n['multi_cosine_mean_0']} at n_init, cosine_worst "
+        f"{n['multi_cosine_worst_0']}, and the oracle {n['multi_oracle']}",
+        f"Its median over the runs, {n['guarded_t']}, is the value shown",
+        f"regret from {n['always_prior-mean']} (always) and {n['never_prior-mean']} (never) "
+        f"to {n['best_prior-mean']}",
+        f"shgp's from {n['always_shgp']} to {n['best_shgp']}",
+        f"mhgp's from {n['always_mhgp']} to {n['best_mhgp']}",
+        f"init-transfer's from {n['always_init-transfer']} to {n['best_init-transfer']}",
+        f"always transferring ({n['always_mtgp']}) is the best rule on the curve and never "
+        f"transferring costs {n['never_mtgp']}",
+        f"only from {n['always_taf']} to {n['best_taf']}",
+        f"rgpe gains little ({n['always_rgpe']} to {n['best_rgpe']})",
+        f"never transferring ({n['never_pooled-gp']}) is the best rule",
+        f"({n['best_bounding-box']} at t = 0.90, against {n['never_bounding-box']} never and "
+        f"{n['always_bounding-box']} always)",
+        f"prior-mean {n['guarded_prior-mean']} against {n['best_prior-mean']}, shgp "
+        f"{n['guarded_shgp']} against {n['best_shgp']}",
+        f"mtgp it is {n['guarded_mtgp']} against {n['always_mtgp']}",
+        f"for {n['clearly_calibrated']} of the {n['methods']} methods at n_init",
+    ]
+    for claim in claims:
+        assert claim in readme, claim
+    # The prose's qualitative claims, on the same numbers.
+    cosine = r.xs("cosine_mean", level="predictor")
+    strong = ["shgp", "mhgp", "pooled-gp", "bounding-box", "init-transfer", "prior-mean"]
+    assert cosine.loc[strong].min() >= 0.655 and cosine.loc[strong].max() < 0.785
+    assert cosine.loc["pibo"].min() >= 0.635 and cosine.loc["pibo"].max() < 0.675
+    low = [
+        r[(m, o, p)] for m in ("mtgp", "taf") for o in OFFSETS for p in ("tau_mean", "cosine_mean")
+    ] + [r[(m, 0, "oracle")] for m in ("mtgp", "taf")]
+    assert min(low) >= 0.525 and max(low) < 0.595
+    guarded = [r[("guarded", o, p)] for o in OFFSETS for p in ("tau_mean", "cosine_mean")]
+    assert min(guarded) >= 0.515 and max(guarded) < 0.585
+    sel = curves[(curves["score"] == "cosine_mean") & (curves["offset"] == 0)]
+    for method, m in sel.groupby("method"):
+        best = m[m["rule"] == "threshold"]["regret"].min()
+        assert m[m["rule"] == "guarded"]["regret"].iloc[0] > best, method
+    bests = sel[sel["rule"] == "threshold"].sort_values("regret").groupby("method").first()
+    for method in ("prior-mean", "shgp", "mhgp", "init-transfer"):
+        assert -0.55 <= bests.loc[method, "threshold"] <= -0.35
+    cal = heldout_calibration(runs)
+    first = cal[cal["offset"] == 0].set_index("method")
+    assert set(first.index[first["brier"] > first["brier_base"] - 0.01]) == {
+        "mtgp",
+        "taf",
+        "guarded",
+        "rgpe",
+    }

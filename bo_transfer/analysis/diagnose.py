@@ -78,10 +78,12 @@ class Diagnosis:
         lines += _table(["source", "kendall tau", "cosine"], rows)
         models = self.score
         lines.append(
-            f"P(ends worse than cold-gp), from {models['name']} = {_interval(models, 'value')} "
-            f"and a logistic fit per method on the reference studies' runs at "
-            f"~{models['n_points']:g} evaluations; calibration: Brier score on held-out seeds "
-            "(lower is better) vs always predicting the base rate:"
+            f"P(ends worse than cold-gp): per method, a logistic fit on {models['name']} "
+            f"(here {_interval(models, 'value')}) after ~{models['n_points']:g} evaluations"
+        )
+        lines.append(
+            "in the reference studies' runs; calibration: its Brier score on held-out seeds "
+            "vs the base rate's (lower is better)"
         )
         rows = [
             [
@@ -110,11 +112,16 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def diagnose(
-    sources: list[SupervisedDataset], X: torch.Tensor, y: torch.Tensor, seed: int = 0
+    sources: list[SupervisedDataset],
+    X: torch.Tensor,
+    y: torch.Tensor,
+    seed: int = 0,
+    names: list[str] | None = None,
 ) -> Diagnosis:
     """Alignment of each source with the target values ``y`` (`n`, minimised)
     observed at ``X`` (`n x d`, unit cube), with intervals, and each transfer
-    method's probability of ending worse than cold-gp.
+    method's probability of ending worse than cold-gp. ``names`` name the
+    sources (default: their positions); ``seed`` seeds the bootstrap.
 
     Raises:
         UserError: fewer than :data:`MIN_POINTS` target points, non-finite
@@ -137,7 +144,7 @@ def diagnose(
     ]
     rows = []
     for k in range(predicted.shape[1]):
-        row: dict[str, Any] = {"source": k}
+        row: dict[str, Any] = {"source": names[k] if names else k}
         for s in SCORES:
             row[s] = point[s][k]
             row[f"{s}_lo"], row[f"{s}_hi"] = _percentiles([d[s][k] for d in draws])
@@ -217,8 +224,10 @@ def diagnose_pair(
 
 def read_tables(
     sources_csv: str | Path, target_csv: str | Path
-) -> tuple[list, torch.Tensor, torch.Tensor]:
-    """A user's source table and target evaluations as :func:`diagnose` takes them.
+) -> tuple[list, torch.Tensor, torch.Tensor, list[str]]:
+    """A user's source table and target evaluations as :func:`diagnose` takes
+    them: the source data sets, the target's `n x d` inputs and `n` values,
+    and the sources' names.
 
     Both CSV files have one row per evaluation: the input columns (any names,
     numbers) and ``y`` (the value, minimised); the source table may have a
@@ -274,7 +283,8 @@ def read_tables(
         y = torch.tensor(rows["y"].to_numpy(), dtype=DTYPE).unsqueeze(-1)
         sources.append(SupervisedDataset(X, y, feature_names=inputs, outcome_names=["y"]))
     X = torch.tensor(((tgt[inputs] - low) / span).to_numpy(), dtype=DTYPE)
-    return sources, X, torch.tensor(tgt["y"].to_numpy(), dtype=DTYPE)
+    names = [str(name) for name, _ in groups]
+    return sources, X, torch.tensor(tgt["y"].to_numpy(), dtype=DTYPE), names
 
 
 def _read_csv(path: str | Path) -> pd.DataFrame:

@@ -411,3 +411,38 @@ def _calibration_table(runs: pd.DataFrame) -> str:
         ]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def headline_numbers(runs: pd.DataFrame, roc: pd.DataFrame, curves: pd.DataFrame) -> dict:
+    """The numbers results/README.md quotes in its prose, as it prints them
+    (a test checks each against the README)."""
+    mean_auc = roc.groupby(["predictor", "offset"])["auc"].mean()
+    multi = roc_table(runs[runs["study"] == "multisource"], n_boot=10)
+    multi_auc = multi.groupby(["predictor", "offset"])["auc"].mean()
+    t = transfer_runs(runs)
+    cal = heldout_calibration(runs)
+    first = cal[cal["offset"] == 0]
+    out = {
+        "runs": f"{len(runs):,}",
+        "transfer_runs": f"{len(t):,}",
+        "methods": str(t["method"].nunique()),
+        "runs_per_method": str(t.groupby("method").size().iloc[0]),
+        "clearly_calibrated": str(int((first["brier"] <= first["brier_base"] - 0.01).sum())),
+        "multi_cosine_mean_0": f"{multi_auc[('cosine_mean', 0)]:.2f}",
+        "multi_cosine_worst_0": f"{multi_auc[('cosine_worst', 0)]:.2f}",
+        "multi_oracle": f"{multi_auc[('oracle', 0)]:.2f}",
+    }
+    for predictor in (*SCORES, "oracle"):
+        for offset in OFFSETS:
+            out[f"mean_{predictor}_{offset}"] = f"{mean_auc[(predictor, offset)]:.2f}"
+    sel = curves[(curves["score"] == MODEL_SCORE) & (curves["offset"] == 0)]
+    for method, m in sel.groupby("method"):
+        by = m.set_index("rule")["regret"]
+        th = m[m["rule"] == "threshold"]
+        out[f"always_{method}"] = f"{by['always']:.3f}"
+        out[f"never_{method}"] = f"{by['never']:.3f}"
+        out[f"best_{method}"] = f"{th['regret'].min():.3f}"
+        out[f"guarded_{method}"] = f"{by['guarded']:.3f}"
+    guarded_t = sel[sel["rule"] == "guarded"]["threshold"]
+    out["guarded_t"] = f"{guarded_t.iloc[0]:.2f}"
+    return out
