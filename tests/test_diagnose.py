@@ -100,3 +100,24 @@ def test_a_source_with_too_few_rows_is_named(tmp_path):
     s.to_csv(sources, index=False)
     with pytest.raises(Exception, match="source 'b' has 2 row"):
         read_tables(sources, target)
+
+
+def test_the_readme_shows_diagnose_with_its_real_output(capsys, monkeypatch):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(root)  # the README's command runs from the repository root
+    readme = (root / "README.md").read_text()
+    for argv in (
+        [
+            "diagnose",
+            "--sources",
+            "benchmarks/diagnose/sources.csv",
+            "--target",
+            "benchmarks/diagnose/target.csv",
+        ],
+        ["diagnose", "gp:rho=-0.5,dim=2", "--evaluations", "10"],
+    ):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert f"$ bo-transfer {' '.join(argv[0:])}\n{out}```" in readme
