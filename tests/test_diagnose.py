@@ -67,6 +67,7 @@ def test_diagnose_a_pair_scores_its_initial_design(capsys):
         (lambda s, t: t.drop(columns="depth"), "do not match"),
         (lambda s, t: t.assign(y=t["y"].where(t.index != 3)), "line 5, column 'y'"),
         (lambda s, t: t.assign(lr=t["lr"].astype(str).where(t.index != 0, "fast")), "'fast'"),
+        (lambda s, t: t.assign(y=1.0), "all equal"),
     ],
 )
 def test_bad_target_tables_are_one_line_and_exit_2(tmp_path, capsys, edit, expected):

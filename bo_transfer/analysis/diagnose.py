@@ -76,10 +76,10 @@ class Diagnosis:
             [str(s["source"]), _interval(s, "tau"), _interval(s, "cosine")] for s in self.sources
         ]
         lines += _table(["source", "kendall tau", "cosine"], rows)
-        models = self.score
+        score = self.score
         lines.append(
-            f"P(ends worse than cold-gp): per method, a logistic fit on {models['name']} "
-            f"(here {_interval(models, 'value')}) after ~{models['n_points']:g} evaluations"
+            f"P(ends worse than cold-gp): per method, a logistic fit on {score['name']} "
+            f"(here {_interval(score, 'value')}) after ~{score['n_points']:g} evaluations"
         )
         lines.append(
             "in the reference studies' runs; calibration: its Brier score on held-out seeds "
@@ -125,13 +125,23 @@ def diagnose(
 
     Raises:
         UserError: fewer than :data:`MIN_POINTS` target points, non-finite
-            values, or sources of another dimension than ``X``.
+            or all-equal values, no sources or sources of another input
+            dimension, or sources whose models all predict a constant.
     """
     X, y = torch.as_tensor(X, dtype=DTYPE), torch.as_tensor(y, dtype=DTYPE)
     if len(y) < MIN_POINTS:
         raise UserError(f"{len(y)} target evaluation(s): alignment needs at least {MIN_POINTS}")
     if not (torch.isfinite(X).all() and torch.isfinite(y).all()):
         raise UserError("the target evaluations hold NaN or infinite values; drop those rows")
+    if X.ndim != 2 or len(X) != len(y) or any(d.X.shape[-1] != X.shape[-1] for d in sources):
+        raise UserError(
+            f"target inputs of shape {tuple(X.shape)} do not match {len(y)} values and "
+            f"sources of {[d.X.shape[-1] for d in sources]} inputs"
+        )
+    if not sources:
+        raise UserError("no source data: diagnose compares sources with the target")
+    if float(y.max() - y.min()) == 0:
+        raise UserError("the target values are all equal: no ranking to compare sources with")
     posteriors, _ = source_posteriors(sources)
     with torch.no_grad():
         predicted = -posteriors.means(X).numpy()
@@ -152,6 +162,8 @@ def diagnose(
     models = warning_models()
     name = models["score"]
     score = {"name": name, "value": _summary(name, point)}
+    if score["value"] is None:
+        raise UserError("every source model predicts a constant here: alignment is undefined")
     score["value_lo"], score["value_hi"] = _percentiles([_summary(name, d) for d in draws])
     offset = min(
         models["offsets"],
@@ -161,7 +173,8 @@ def diagnose(
     methods = []
     for method, per_offset in models["models"].items():
         m = per_offset[str(offset)]
-        value = score["value"] if score["value"] is not None else 0.0
+        value = score["value"]
+        # Too few distinct points for an interval: the point estimate alone.
         lo = score["value_lo"] if score["value_lo"] is not None else value
         hi = score["value_hi"] if score["value_hi"] is not None else value
         p = [float(predict(m["intercept"], m["slope"], v)) for v in (value, lo, hi)]
