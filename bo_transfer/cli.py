@@ -473,6 +473,36 @@ def _write_export(
     return rows
 
 
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from bo_transfer.analysis.diagnose import diagnose, diagnose_pair, read_tables
+
+    table = args.sources is not None or args.target is not None
+    if table == (args.pair is not None) or (table and None in (args.sources, args.target)):
+        raise UserError("diagnose takes a PAIR, or --sources S.csv and --target T.csv")
+    if table:
+        if args.evaluations is not None or args.n_source is not None:
+            raise UserError(
+                "--evaluations and --n-source apply to a PAIR; the tables have their own rows"
+            )
+        sources, X, y, names = read_tables(args.sources, args.target)
+        diagnosis = diagnose(sources, X, y, seed=args.seed, names=names)
+        diagnosis.title = f"{args.target} against the sources of {args.sources}"
+    else:
+        from bo_transfer.analysis.diagnose import DEFAULT_EVALUATIONS
+
+        evaluations = DEFAULT_EVALUATIONS if args.evaluations is None else args.evaluations
+        diagnosis = diagnose_pair(args.pair, evaluations, args.seed, args.n_source)
+    print(diagnosis.text())
+    return EXIT_OK
+
+
+def _count(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     from bo_transfer import __version__
     from bo_transfer.sweep.spec import DEFAULT_BATCH_SEEDS
@@ -650,6 +680,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--out", help="output file (default: DIR/results.<format>)")
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser(
+        "diagnose",
+        help="alignment of each source after a few target evaluations, and each warm "
+        "start's probability of ending worse than cold-gp",
+    )
+    s.add_argument("pair", nargs="?", help="a pair (or give --sources and --target)")
+    s.add_argument(
+        "--evaluations", type=_count, metavar="N", help="points of the pair's initial design (10)"
+    )
+    s.add_argument("--seed", type=_count, default=0, help="the run seed whose design is scored")
+    s.add_argument("--n-source", type=_count, help="points per source (default 32)")
+    s.add_argument("--sources", metavar="S.csv", help="source table: inputs, y[, source]")
+    s.add_argument("--target", metavar="T.csv", help="target evaluations: inputs, y")
+    s.set_defaults(func=cmd_diagnose)
     return p
 
 

@@ -12,10 +12,13 @@ instances; its diagnostics are summarised over the instances its runs used.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from bo_transfer import columns as C
+from bo_transfer.methods.alignment import SCORES
 from bo_transfer.problems.pair import DIAGNOSTICS
 
 #: How the worst source is picked for each diagnostic.
@@ -87,3 +90,60 @@ def pair_diagnostics(df: pd.DataFrame) -> pd.DataFrame:
         out[f"{d}_min"] = grouped[d].min()
         out[f"{d}_max"] = grouped[d].max()
     return out.reset_index()
+
+
+#: Per-iteration alignment columns of the export (see :func:`alignment_columns`),
+#: besides one ``alignment_<score>_s<k>`` per source.
+ALIGNMENT_COLUMNS = (
+    "alignment_n",
+    *(f"alignment_{s}_{a}" for s in SCORES for a in ("mean", "worst")),
+)
+
+
+def alignment_columns(traces: pd.Series) -> pd.DataFrame:
+    """The runs' alignment traces as per-iteration columns.
+
+    Args:
+        traces: per run (index ``run_key``), its ``metadata["alignment"]``
+            (:class:`~bo_transfer.methods.alignment.AlignmentTrace`), or None
+            for a run stored without one.
+
+    Returns:
+        One row per (``run_key``, ``iteration``) of a traced run (iteration 1
+        after the first evaluation) with ``alignment_n`` (finite target values
+        so far), per source ``k`` the columns ``alignment_tau_s<k>`` and
+        ``alignment_cosine_s<k>``, and over the sources each score's mean and
+        worst (lowest) source, ``alignment_<score>_mean`` and
+        ``alignment_<score>_worst``; NaN where a score is undefined. Runs
+        without a trace have no rows (a join leaves their columns NaN).
+    """
+    frames = []
+    for key, trace in traces.items():
+        if not isinstance(trace, dict) or not trace.get("n"):
+            continue
+        cols: dict[str, object] = {
+            C.RUN_KEY: key,
+            C.ITERATION: np.arange(1, len(trace["n"]) + 1),
+            "alignment_n": trace["n"],
+        }
+        for s in SCORES:
+            values = np.array(trace[s], dtype=float)  # None -> NaN
+            for k in range(values.shape[1]):
+                cols[f"alignment_{s}_s{k}"] = values[:, k]
+            with warnings.catch_warnings():  # an all-NaN row (too few points) stays NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                cols[f"alignment_{s}_mean"] = np.nanmean(values, axis=1)
+                cols[f"alignment_{s}_worst"] = np.nanmin(values, axis=1)
+        frames.append(pd.DataFrame(cols))
+    if not frames:
+        return pd.DataFrame(columns=[C.RUN_KEY, C.ITERATION, *ALIGNMENT_COLUMNS]).set_index(
+            [C.RUN_KEY, C.ITERATION]
+        )
+    out = pd.concat(frames, ignore_index=True)
+    per_source = sorted(
+        (c for c in out if c.startswith("alignment_") and c.rsplit("_s", 1)[-1].isdigit()),
+        key=lambda c: (int(c.rsplit("_s", 1)[1]), c),
+    )
+    return out[[C.RUN_KEY, C.ITERATION, *ALIGNMENT_COLUMNS, *per_source]].set_index(
+        [C.RUN_KEY, C.ITERATION]
+    )

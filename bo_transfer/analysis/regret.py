@@ -13,7 +13,11 @@ import numpy as np
 import pandas as pd
 
 from bo_transfer import columns as C
-from bo_transfer.analysis.diagnostics import SUMMARY_COLUMNS, source_summaries
+from bo_transfer.analysis.diagnostics import (
+    SUMMARY_COLUMNS,
+    alignment_columns,
+    source_summaries,
+)
 from bo_transfer.analysis.protocols import PROTOCOL, export_protocols, store_protocols
 from bo_transfer.errors import UserError
 from bo_transfer.problems.base import ROUNDING, BelowOptimumWarning
@@ -163,11 +167,17 @@ def _cell_settings(spec_entry: str) -> dict[str, str]:
     return out
 
 
+def _alignment(details: pd.DataFrame) -> pd.DataFrame:
+    """The alignment traces of ``details`` as per-iteration columns."""
+    return alignment_columns(details.set_index(C.RUN_KEY)["alignment"])
+
+
 def _tidy(
     raw: pd.DataFrame, runs: pd.DataFrame, labels: pd.Series, details: pd.DataFrame
 ) -> pd.DataFrame:
     raw = raw.assign(**{C.METHOD: raw[C.RUN_KEY].map(labels)})
-    df = add_regret(raw.join(runs, on=C.RUN_KEY))
+    raw = raw.join(runs, on=C.RUN_KEY).join(_alignment(details), on=[C.RUN_KEY, C.ITERATION])
+    df = add_regret(raw)
     df[PROTOCOL] = store_protocols(df, details)
     first = C.EXPORT_COLUMNS + [C.LOG_REGRET, C.ELAPSED_S, "x"]
     rest = [c for c in df.columns if c not in first]
@@ -307,8 +317,11 @@ def load_results(directory: str | Path) -> pd.DataFrame:
     ``certified_optimal_value``, the first source's diagnostics (``pearson``,
     ``spearman``, ``optimum_distance``) and their mean over sources and worst
     source (``pearson_mean``, ``pearson_worst``, ...; see
-    :mod:`~bo_transfer.analysis.diagnostics`). ``method`` is the row label
-    of :func:`cell_labels`.
+    :mod:`~bo_transfer.analysis.diagnostics`), and each iteration's
+    alignment of the sources with the target values so far (``alignment_n``,
+    ``alignment_tau_mean``, ..., see
+    :func:`~bo_transfer.analysis.diagnostics.alignment_columns`; NaN for runs
+    stored without a trace). ``method`` is the row label of :func:`cell_labels`.
 
     ``directory`` may also be a file ``bo-transfer export`` wrote (see
     :func:`read_export`), so published results re-analyse without the store."""

@@ -13,6 +13,7 @@ from typing import Any
 import gpytorch
 import torch
 
+from bo_transfer.methods.alignment import AlignmentTrace
 from bo_transfer.methods.base import NUMERICAL_FAILURES, Method, make_method
 from bo_transfer.problems.base import DTYPE, BelowOptimumWarning, sobol
 from bo_transfer.problems.pair import get_pair
@@ -161,7 +162,7 @@ class RunResult:
         return cls(spec, status=LOST, error=why)
 
 
-def run_one(spec: RunSpec) -> RunResult:
+def run_one(spec: RunSpec, trace_alignment: bool = True) -> RunResult:
     """Run ``spec`` and return its trace; never raises.
 
     Randomness: the initial design and the run seed handed to the method derive
@@ -179,13 +180,17 @@ def run_one(spec: RunSpec) -> RunResult:
     ``metadata["below_optimum"]`` and warned about once per run; the analysis
     then measures regret from the best value seen (see
     :func:`bo_transfer.analysis.regret.add_regret`).
+
+    With ``trace_alignment`` (the default) the run also records, after each
+    evaluation, how well each source model predicts the target values so far
+    (``metadata["alignment"]``, see :class:`RunLoop`); it changes no proposal.
     """
     result = RunResult(spec, status=FAILED)
     t_run = time.perf_counter()
     with recording_warnings() as caught:
         try:
             with gpytorch.settings.max_cholesky_size(EXACT_SOLVE_MAX):
-                _run(spec, result)
+                _run(spec, result, trace_alignment)
             result.status = DONE
         except BaseException as exc:  # a failing run is recorded, never fatal to the sweep
             if not fails_the_run(exc):
@@ -196,8 +201,8 @@ def run_one(spec: RunSpec) -> RunResult:
     return result
 
 
-def _run(spec: RunSpec, result: RunResult) -> None:
-    loop = RunLoop(spec, result)
+def _run(spec: RunSpec, result: RunResult, trace_alignment: bool) -> None:
+    loop = RunLoop(spec, result, trace_alignment)
     loop.start()
     for iteration in range(spec.n_init, spec.budget):
         started = time.perf_counter()
@@ -218,10 +223,24 @@ def protocol_of(spec: RunSpec) -> dict[str, Any]:
 class RunLoop:
     """The steps of one run's BO loop, so that a block of seeds can run them in
     lock-step (:mod:`bo_transfer.sweep.block`); :func:`run_one` runs them in
-    order. Every step records into ``result``; any exception fails the run."""
+    order. Every step records into ``result``; any exception fails the run.
 
-    def __init__(self, spec: RunSpec, result: RunResult) -> None:
+    With ``trace_alignment``, after each evaluation the run records each
+    source's alignment with the target values so far (Kendall's tau and the
+    cosine of the standardized vectors of source-model means and target
+    values: :class:`~bo_transfer.methods.alignment.AlignmentTrace`) in
+    ``metadata["alignment"]``. Its source models are fitted after the method
+    started and the design was evaluated, in a forked generator, on a fitter of
+    their own (:func:`~bo_transfer.methods.alignment.source_posteriors`): the
+    method's proposals, draws, timings and fault counters are those of a run
+    without it. A failure of those fits (e.g. source data with NaN) leaves the
+    run without a trace (``metadata["alignment_error"]``), never fails it.
+    """
+
+    def __init__(self, spec: RunSpec, result: RunResult, trace_alignment: bool = True) -> None:
         self.spec, self.result = spec, result
+        self.trace_alignment = trace_alignment
+        self.alignment: AlignmentTrace | None = None
         pair = self.pair = get_pair(spec.pair, spec.seed)
         result.optimal_value = pair.target.optimal_value
         result.value_range = pair.target.value_range
@@ -283,6 +302,16 @@ class RunLoop:
                 ]
             )
         self._evaluate(design, started)
+        if self.trace_alignment:
+            self._start_alignment(sources)
+
+    def _start_alignment(self, sources: list) -> None:
+        try:
+            self.alignment = AlignmentTrace(sources)
+        except Exception as exc:  # a diagnostic: never fails the run it watches
+            self.result.metadata["alignment_error"] = error_line(exc)[:MAX_LINE]
+            return
+        self.alignment.add(self.X, self.y)
 
     def iteration_seed(self, iteration: int) -> int:
         return derive_seed(self.spec.key, iteration)
@@ -339,6 +368,8 @@ class RunLoop:
         for fault, n in method.fit_faults.items():
             result.metadata[f"fit_{fault}"] = n
         result.metadata["trace"] = method.trace  # per-iteration diagnostics, see Method.record
+        if self.alignment is not None:
+            result.metadata["alignment"] = self.alignment.record()
 
     def _evaluate(self, points: torch.Tensor, started: float) -> None:
         with torch.no_grad():
@@ -350,6 +381,8 @@ class RunLoop:
         self.result.X.extend(points.tolist())
         self.result.y.extend(values.tolist())
         self.result.elapsed_s.extend([per_point] * len(points))
+        if self.alignment is not None:
+            self.alignment.add(points, values)
         finite = torch.isfinite(values)
         if finite.any():
             i = int(torch.where(finite, values, math.inf).argmin())

@@ -520,10 +520,12 @@ class ResultStore:
         ``instance=seed``), ``optimal_value`` (certified) and ``value_range``
         of that instance, ``min_y`` (the run's lowest finite value) and
         ``source_diagnostics`` (every source's diagnostics, a list of dicts),
-        ``protocol`` (the run's fingerprint fields, :mod:`~bo_transfer.sweep.protocol`)
-        and ``spec_entry`` (the run spec as JSON). Runs stored before these
-        were recorded give ``pair``, the first source's columns as the list
-        when they had one source (None otherwise), and no fingerprint (None).
+        ``protocol`` (the run's fingerprint fields, :mod:`~bo_transfer.sweep.protocol`),
+        ``spec_entry`` (the run spec as JSON) and ``alignment`` (the run's
+        alignment trace, ``metadata["alignment"]``; None for a run stored
+        without one). Runs stored before these were recorded give ``pair``, the
+        first source's columns as the list when they had one source (None
+        otherwise), and no fingerprint (None).
 
         The metadata is parsed here, not with SQLite's JSON functions: it may
         hold NaN (a method's trace), which they reject.
@@ -560,11 +562,13 @@ class ResultStore:
                     "source_diagnostics": sources,
                     "protocol": meta.get("protocol"),
                     "spec_entry": spec_entry,
+                    "alignment": meta.get("alignment"),
                 }
             )
         columns = ["run_key", "pair", "pair_instance", "optimal_value", "value_range", "min_y"]
         return pd.DataFrame(
-            rows, columns=[*columns, "source_diagnostics", "protocol", "spec_entry"]
+            rows,
+            columns=[*columns, "source_diagnostics", "protocol", "spec_entry", "alignment"],
         )
 
 
