@@ -128,10 +128,13 @@ def test_a_committed_export_gets_its_protocol_derived_and_it_matches_new_runs(
 def test_merged_report_keeps_the_committed_verdicts_and_adds_the_new_method(
     capsys, tmp_path, study_slice, new_runs
 ):
-    code, _, _ = _report(capsys, str(study_slice), "--out", str(tmp_path / "alone"))
+    # Per-method families: a new method's comparisons leave the others' families
+    # (and so their Holm thresholds) as they were.
+    family = ("--family", "method")
+    code, _, _ = _report(capsys, str(study_slice), "--out", str(tmp_path / "alone"), *family)
     assert code == 0
     code, _, err = _report(
-        capsys, str(study_slice), str(new_runs), "--out", str(tmp_path / "merged")
+        capsys, str(study_slice), str(new_runs), "--out", str(tmp_path / "merged"), *family
     )
     assert code == 0, err
     alone = pd.read_csv(tmp_path / "alone" / "table.csv").set_index(["pair", "method"])
@@ -325,19 +328,22 @@ def test_readme_benchmark_your_own_method_runs_on_a_slice_of_the_correlation_stu
 @pytest.mark.slow
 def test_merging_a_method_into_the_committed_correlation_study_keeps_its_verdicts(capsys, tmp_path):
     """The whole committed study plus a new method in every cell (a copy of
-    its random-search runs under another label and run keys): every
-    committed row keeps its committed verdict and numbers."""
+    its random-search runs under another label and run keys): with per-method
+    families every committed row keeps its verdict and numbers."""
     df = load_results(STUDY)
     copy = df[df["method"] == "random"].assign(
         method="random-copy", run_key=lambda d: d["run_key"] + "-copy"
     )
     (tmp_path / "new").mkdir()
     copy.to_parquet(tmp_path / "new" / "results.parquet", index=False)
+    family = ("--family", "method")  # the new method's families are its own
+    code, _, err = _report(capsys, str(STUDY.parent), "--out", str(tmp_path / "alone"), *family)
+    assert code == 0, err
     code, _, err = _report(
-        capsys, str(STUDY.parent), str(tmp_path / "new"), "--out", str(tmp_path / "r")
+        capsys, str(STUDY.parent), str(tmp_path / "new"), "--out", str(tmp_path / "r"), *family
     )
     assert code == 0, err
-    committed = pd.read_csv(STUDY.parent / "table.csv").set_index(["pair", "method"])
+    committed = pd.read_csv(tmp_path / "alone" / "table.csv").set_index(["pair", "method"])
     merged = pd.read_csv(tmp_path / "r" / "table.csv").set_index(["pair", "method"])
     assert len(merged) == len(committed) + committed.index.get_level_values("pair").nunique()
     assert list(merged.loc[committed.index, "verdict"]) == list(committed["verdict"])
