@@ -1268,18 +1268,18 @@ def test_a_below_optimum_warning_is_one_line(tmp_path, finished, capsys, monkeyp
     """Issue 22: ``BelowOptimumWarning`` was printed as a raw two-line warning."""
     import warnings
 
-    from bo_transfer import analysis
+    from bo_transfer.analysis import inputs
     from bo_transfer.problems.base import BelowOptimumWarning
 
-    real = analysis.load_results
+    real = inputs.load_inputs
 
-    def warning(directory):
+    def warning(*args, **kwargs):
         warnings.warn(
             "1 pair instance(s) evaluated below the optimum", BelowOptimumWarning, stacklevel=2
         )
-        return real(directory)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(analysis, "load_results", warning)
+    monkeypatch.setattr(inputs, "load_inputs", warning)
     store = _store_copy(finished, tmp_path / "store")
     assert main(["report", str(store)]) == 0
     err = capsys.readouterr().err

@@ -66,8 +66,8 @@ def test_prior_mean_source_hyperparameters_stay_frozen_while_the_target_fits():
 
 
 def test_unknown_method_option_is_a_user_error():
-    with pytest.raises(UserError, match="method 'cold-gp' has no option 'beta'"):
-        make_method("cold-gp", {"beta": 1})
+    with pytest.raises(UserError, match="method 'cold-gp' has no option 'gamma'"):
+        make_method("cold-gp", {"gamma": 1})
 
 
 def test_unit_cube_dtype_is_float64():

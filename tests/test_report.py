@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REGISTERED_METHODS
 from scipy import stats
 
 from bo_transfer import columns as C
@@ -602,7 +603,7 @@ def test_a_method_keeps_its_colour_and_marker_across_reports_with_other_methods(
     from bo_transfer.analysis.figures import BUILTIN_STYLES
 
     looks = {(s.color, s.marker) for s in BUILTIN_STYLES.values()}
-    assert len(looks) == len(BUILTIN_STYLES) and set(METHODS.names()) <= set(BUILTIN_STYLES)
+    assert len(looks) == len(BUILTIN_STYLES) and set(REGISTERED_METHODS) <= set(BUILTIN_STYLES)
 
 
 def test_panels_and_columns_follow_the_correlation_in_numeric_order(written):

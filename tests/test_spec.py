@@ -60,7 +60,7 @@ def test_same_method_with_labels_and_options():
         ({"methods": None}, "missing required key 'methods'"),
         ({"pairs": ["gp:rho=2"]}, "rho=2 is outside [-1, 1]"),
         ({"methods": ["cold-gp", "cold-gp"]}, "label 'cold-gp' is used twice"),
-        ({"methods": [{"name": "cold-gp", "beta": 2}]}, "has no option 'beta'"),
+        ({"methods": [{"name": "cold-gp", "gamma": 2}]}, "has no option 'gamma'"),
     ],
 )
 def test_invalid_specs_name_the_bad_field(changes, message):
