@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # 2-3 minutes: nine harnesses, each in a fresh process
 def test_every_perf_harness_runs_at_its_smallest_size(tmp_path):
     out = tmp_path / "RESULTS.md"
     proc = subprocess.run(
