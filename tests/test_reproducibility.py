@@ -180,3 +180,36 @@ def test_a_run_records_its_math_library_in_the_result():
     RunLoop(spec, result)
     assert result.metadata["math_library"]["MKL_CBWR"] == os.environ.get("MKL_CBWR", "unset")
     assert run_one(spec).metadata["math_library"]["cpu"]
+
+
+def test_fixed_order_sums_agree_with_an_exactly_rounded_sum():
+    """The fixed-order helpers against math.fsum (the correctly rounded sum) and
+    torch's own products: the same values to rounding, whatever the shape."""
+    import math
+
+    from bo_transfer.problems.exact import fixed_dot, fixed_matmul, fixed_sum
+
+    gen = torch.Generator().manual_seed(0)
+    for n in (1, 2, 7, 1024, 1025):
+        t = torch.randn(3, n, generator=gen, dtype=torch.float64)
+        exact = torch.tensor([math.fsum(row.tolist()) for row in t], dtype=torch.float64)
+        scale = t.abs().sum(-1)
+        assert ((fixed_sum(t, -1) - exact).abs() <= 1e-14 * scale).all(), n
+        assert torch.equal(fixed_sum(t.T, 0), fixed_sum(t, -1))
+    X = torch.rand(50, 4, generator=gen, dtype=torch.float64)
+    W = torch.randn(4, 64, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(fixed_matmul(X, W), X @ W, rtol=1e-13, atol=1e-13)
+    w = torch.randn(64, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(fixed_dot(X @ W, w), (X @ W) @ w, rtol=1e-12, atol=1e-12)
+
+
+def test_a_gp_sample_landscape_is_its_random_fourier_features_through_the_blas():
+    """The exact landscape equals the textbook computation sqrt(2/M) cos(XW + b) w
+    (Rahimi and Recht 2007) done with torch's matrix products, to rounding."""
+    from bo_transfer.problems import get_pair
+
+    pair = get_pair("gp:rho=0.7;-0.4,dim=3", 2)
+    X = torch.rand(200, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    for problem in (pair.target, *pair.sources):
+        scale = problem.value_range
+        assert (problem(X) - problem.search(X)).abs().max() <= 1e-12 * scale

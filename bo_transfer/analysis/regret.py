@@ -173,10 +173,14 @@ def _alignment(details: pd.DataFrame) -> pd.DataFrame:
 
 
 def _tidy(
-    raw: pd.DataFrame, runs: pd.DataFrame, labels: pd.Series, details: pd.DataFrame
+    raw: pd.DataFrame,
+    runs: pd.DataFrame,
+    labels: pd.Series,
+    details: pd.DataFrame,
+    alignment: pd.DataFrame,
 ) -> pd.DataFrame:
     raw = raw.assign(**{C.METHOD: raw[C.RUN_KEY].map(labels)})
-    raw = raw.join(runs, on=C.RUN_KEY).join(_alignment(details), on=[C.RUN_KEY, C.ITERATION])
+    raw = raw.join(runs, on=C.RUN_KEY).join(alignment, on=[C.RUN_KEY, C.ITERATION])
     df = add_regret(raw)
     df[PROTOCOL] = store_protocols(df, details)
     first = C.EXPORT_COLUMNS + [C.LOG_REGRET, C.ELAPSED_S, "x"]
@@ -191,12 +195,13 @@ def iter_results(directory: str | Path, runs_per_chunk: int = 2000) -> Iterator[
     :func:`failed_rows` carries failed runs in an export."""
     with ResultStore(directory) as store:
         details = store.run_details()
-        runs = _run_columns(details)
+        runs, alignment = _run_columns(details), _alignment(details)
         labels = cell_labels(store.run_cells())
         keys = store.run_keys()
         for start in range(0, len(keys), runs_per_chunk):
             chunk = store.evals_frame(keys=keys[start : start + runs_per_chunk])
-            yield _tidy(chunk, runs, labels, details).assign(**{STATUS: DONE, ERROR: ""})
+            tidy = _tidy(chunk, runs, labels, details, alignment)
+            yield tidy.assign(**{STATUS: DONE, ERROR: ""})
 
 
 #: Export columns that carry each run's status and, for a failed run, its error.
@@ -330,7 +335,9 @@ def load_results(directory: str | Path) -> pd.DataFrame:
     with ResultStore(directory) as store:
         labels = cell_labels(store.run_cells())
         details = store.run_details()
-        return _tidy(store.evals_frame(), _run_columns(details), labels, details)
+        return _tidy(
+            store.evals_frame(), _run_columns(details), labels, details, _alignment(details)
+        )
 
 
 def load_failed(directory: str | Path) -> pd.DataFrame:
