@@ -95,12 +95,8 @@ def derived(first_rows: pd.DataFrame, source: tuple[int, str, float] | None) -> 
 def source_settings(spec_entry: str) -> tuple[int, str, float]:
     """A stored run spec's source settings (fields of an older release's
     specs that ``RunSpec`` no longer has, such as ``seed_batch``, ignored)."""
-    stored = json.loads(spec_entry)
-    return (
-        int(stored["n_source"]),
-        str(stored.get("source_design", "sobol")),
-        float(stored.get("source_noise", 0.0)),
-    )
+    spec = RunSpec.from_stored(spec_entry)
+    return spec.n_source, spec.source_design, float(spec.source_noise)
 
 
 def _spec_candidates(path: Path) -> tuple[list[tuple[int, str, float]], dict[str, dict]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, fields
@@ -151,16 +150,12 @@ def cell_labels(cells: pd.DataFrame) -> pd.Series:
     return labels
 
 
-_SPEC_FIELDS = tuple(f.name for f in fields(RunSpec))
-
-
 def _cell_settings(spec_entry: str) -> dict[str, str]:
     """A stored run spec's cell fields as text, each option as a field of its
     own (fields added to ``RunSpec`` since the run was stored take their
     defaults; fields a run spec no longer has, such as an older release's
     ``seed_batch``, are ignored: they said how a run was executed)."""
-    stored = json.loads(spec_entry)
-    spec = asdict(RunSpec(**{f: stored[f] for f in _SPEC_FIELDS if f in stored}))
+    spec = asdict(RunSpec.from_stored(spec_entry))
     options = {k: str(v) for k, v in sorted(spec["options"].items())}
     out = {"method": spec["method"], **options}
     out.update({f: str(spec[f]) for f in _CELL_FIELDS if f not in ("method", "options")})

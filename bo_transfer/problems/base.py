@@ -205,7 +205,7 @@ class FunctionProblem(Problem):
         return self._fn(X)
 
     def search(self, X: Tensor) -> Tensor:
-        return self._fn(X) if self._search is None else self._search(X)
+        return super().search(X) if self._search is None else self._search(X)
 
     def known_optimum(self) -> Optimum | None:
         return self._known

@@ -78,6 +78,14 @@ class RunSpec:
     # for pairs defined by code): see bo_transfer.problems.families.pair_data.
     data: str = ""
 
+    @classmethod
+    def from_stored(cls, entry: str) -> RunSpec:
+        """A run spec from its stored JSON. Fields added since it was stored
+        take their defaults; fields a run spec no longer has (an older
+        release's ``seed_batch``) said how a run was executed and are ignored."""
+        stored = json.loads(entry)
+        return cls(**{k: v for k, v in stored.items() if k in cls.__dataclass_fields__})
+
     @property
     def method_label(self) -> str:
         return self.label or self.method

@@ -318,15 +318,13 @@ class ResultStore:
         """
         if self.get_meta("run_keys") == RUN_KEYS:
             return
-        fields = set(RunSpec.__dataclass_fields__)
         with self.reading():
             rows = self.conn.execute("SELECT key, spec_entry FROM runs").fetchall()
         taken = {key for key, _ in rows}
         with self._writing(), self.conn:
             for key, entry in rows:
                 try:
-                    stored = json.loads(entry)
-                    spec = RunSpec(**{k: v for k, v in stored.items() if k in fields})
+                    spec = RunSpec.from_stored(entry)
                 except (ValueError, TypeError) as exc:
                     raise UserError(
                         f"{self.path} is damaged (a run's spec is unreadable: {exc}); "
